@@ -1,0 +1,29 @@
+"""Device choice and seeding, shared by the API and the CLI."""
+
+import random
+
+import numpy as np
+import torch
+
+from deepsava.errors import InvalidArgumentError
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """Map ``cpu | cuda | auto`` to a torch device; ``auto`` picks CUDA when present."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise InvalidArgumentError("--device cuda was asked for but no CUDA device is available")
+        return torch.device(name)
+    raise InvalidArgumentError(f"unknown device {name!r}: use cpu, cuda or auto")
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch; return a CPU generator seeded the same way."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
