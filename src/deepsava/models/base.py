@@ -1,0 +1,67 @@
+"""The contract every classifier keeps: pixels ``(B, T, C, H, W)`` in ``[0, 1]`` in, logits ``(B, K)`` out."""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from deepsava.models.weights import match_state_dict
+from deepsava.video import check_videos
+
+PRESETS = ("tiny", "paper")
+
+
+class VideoClassifier(nn.Module):
+    """Base of every model: validates the input, then calls ``classify``.
+
+    Subclasses set ``head_prefix`` (the parameters that depend on the class
+    count) and implement ``classify(videos (B, T, 3, H, W)) -> (B, K)``; they
+    normalise and resize inside, so callers only ever handle pixels.
+    """
+
+    head_prefix = ""
+
+    def __init__(self, name: str, preset: str, num_classes: int):
+        super().__init__()
+        self.name = name
+        self.preset = preset
+        self.num_classes = num_classes
+
+    def forward(self, videos: torch.Tensor) -> torch.Tensor:
+        """Validate ``videos (B, T, C, H, W)`` in ``[0, 1]`` (C = 1 or 3) and return logits ``(B, K)``."""
+        check_videos(videos)
+        if videos.shape[2] == 1:
+            videos = videos.expand(-1, -1, 3, -1, -1)
+        return self.classify(videos)
+
+    def classify(self, videos: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def translate_state_dict(self, state: dict) -> tuple[dict, tuple[str, ...]]:
+        """Rename a foreign state dict to this model's names.
+
+        Returns the renamed dict and the key prefixes allowed to stay freshly
+        initialised. The default expects this model's own names.
+        """
+        return state, ()
+
+    def load_pretrained(self, state: dict) -> None:
+        """Load weights, keeping the fresh head when the file's class count differs.
+
+        Raises InvalidCheckpointError summarising missing, unexpected and
+        mismatched keys for anything else that does not fit.
+        """
+        state, fresh = self.translate_state_dict(state)
+        own = self.state_dict()
+        head = [k for k in state if k.startswith(self.head_prefix)]
+        if any(k in own and own[k].shape != state[k].shape for k in head):
+            state = {k: v for k, v in state.items() if k not in head}
+            fresh = fresh + (self.head_prefix,)
+        match_state_dict(self, state, allow_missing=fresh)
+        self.load_state_dict(state, strict=False)
+
+
+def resize_frames(frames: torch.Tensor, size: int) -> torch.Tensor:
+    """Bilinearly resize ``frames (N, C, H, W)`` to ``(N, C, size, size)``; no-op when already that size."""
+    if frames.shape[-2:] == (size, size):
+        return frames
+    return F.interpolate(frames, size=(size, size), mode="bilinear", align_corners=False)

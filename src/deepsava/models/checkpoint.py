@@ -1,0 +1,99 @@
+"""deepsava checkpoints: ``<path>.safetensors`` (weights) + ``<path>.json`` (how to rebuild and where it came from).
+
+The JSON holds ``model``, ``preset``, ``num_classes`` (enough to rebuild the
+architecture), ``torch_version``, and whatever the caller records: classes,
+dataset, frames, size, clean test accuracy, hyper-parameters, the command.
+"""
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+
+from deepsava.errors import InvalidArgumentError, InvalidCheckpointError
+from deepsava.models.base import VideoClassifier
+from deepsava.models.registry import create_model
+from deepsava.models.weights import load_weights_file, match_state_dict
+
+SHIPPED = ("i3d", "inception-v3", "cnn-lstm", "cnn-rnn", "cnn-gru")
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
+
+__all__ = ["save_checkpoint", "load_checkpoint", "load_weights_file", "shipped_checkpoint", "load_shipped"]
+
+
+def _stem(path: str | Path) -> Path:
+    path = Path(path)
+    return path.with_suffix("") if path.suffix in (".safetensors", ".json") else path
+
+
+def _file(stem: Path, suffix: str) -> Path:
+    return stem.parent / (stem.name + suffix)
+
+
+def save_checkpoint(model: VideoClassifier, path: str | Path, metadata: dict) -> Path:
+    """Write ``<path>.safetensors`` and ``<path>.json``; return the stem ``path``."""
+    stem = _stem(path)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(_file(stem, ".safetensors")))
+    meta = {
+        **metadata,
+        "model": model.name,
+        "preset": model.preset,
+        "num_classes": model.num_classes,
+        "torch_version": torch.__version__,
+    }
+    _file(stem, ".json").write_text(json.dumps(meta, indent=2) + "\n")
+    return stem
+
+
+def read_metadata(path: str | Path) -> dict:
+    """Read and check the ``<path>.json`` half of a checkpoint."""
+    meta_path = _file(_stem(path), ".json")
+    if not meta_path.is_file():
+        raise InvalidCheckpointError(f"checkpoint metadata {meta_path} does not exist")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise InvalidCheckpointError(f"checkpoint metadata {meta_path} is not valid JSON: {err}") from None
+    missing = [k for k in ("model", "preset", "num_classes") if k not in meta]
+    if missing:
+        raise InvalidCheckpointError(f"checkpoint metadata {meta_path} lacks {', '.join(missing)}")
+    return meta
+
+
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[VideoClassifier, dict]:
+    """Rebuild the model the metadata names, load its weights strictly; return ``(model in eval mode, metadata)``.
+
+    Raises InvalidCheckpointError when a file is missing or unreadable, or
+    when the weights do not fit the architecture or class count recorded.
+    """
+    stem = _stem(path)
+    meta = read_metadata(stem)
+    try:
+        model = create_model(meta["model"], meta["num_classes"], meta["preset"])
+    except InvalidArgumentError as err:
+        raise InvalidCheckpointError(f"checkpoint {stem}: {err}") from None
+    state = load_weights_file(_file(stem, ".safetensors"))
+    try:
+        match_state_dict(model, state)
+    except InvalidCheckpointError as err:
+        raise InvalidCheckpointError(f"checkpoint {stem} (metadata: {meta['model']}, {meta['num_classes']} classes): {err}") from None
+    model.load_state_dict(state)
+    return model.to(device).eval(), meta
+
+
+def shipped_checkpoint(name: str) -> Path:
+    """Path stem of the tiny checkpoint shipped for ``name``, trained on synth-actions."""
+    if name not in SHIPPED:
+        raise InvalidArgumentError(f"no shipped checkpoint {name!r}: choose one of {', '.join(SHIPPED)}")
+    stem = SHIPPED_DIR / name
+    if not _file(stem, ".safetensors").is_file():
+        raise InvalidCheckpointError(f"shipped checkpoint {name!r} is missing from {SHIPPED_DIR}")
+    return stem
+
+
+def load_shipped(name: str, device: str | torch.device = "cpu") -> tuple[VideoClassifier, dict]:
+    """Load the shipped tiny checkpoint ``name``; returns ``(model in eval mode, metadata)``."""
+    return load_checkpoint(shipped_checkpoint(name), device)
