@@ -1,0 +1,183 @@
+"""What every video attack shares: the call shape, input checks, frame selection, the result.
+
+An attack is called like a torchattacks attack, ``result = attack(videos, labels)``,
+on videos (B, T, C, H, W) in [0, 1]. Videos the model already misclassifies are
+not attacked and never count as successes. Subclasses implement ``optimise``:
+the iterative generator on given frames, used both for the attack itself and as
+the short probe that frame selectors score candidate masks with.
+"""
+
+import time
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from deepsava.errors import InvalidArgumentError
+from deepsava.perturb import frame_ssim, l21
+from deepsava.video import check_videos
+
+
+@dataclass
+class Optimised:
+    """What one run of a generator returns for a batch of B videos."""
+
+    adversarial: torch.Tensor  # (B, T, C, H, W)
+    iterations: torch.Tensor  # (B,) steps taken when the video first fooled the model, else the step limit
+    fooled: torch.Tensor  # (B,) bool
+    loss: torch.Tensor  # (B,) the attack objective at the last evaluation (lower = more adversarial)
+
+
+@dataclass
+class AttackResult:
+    """Per-video outcome of an attack on a batch of B videos (all tensors on the CPU)."""
+
+    attack: str
+    adversarial: torch.Tensor  # (B, T, C, H, W)
+    labels: torch.Tensor  # (B,)
+    clean_pred: torch.Tensor  # (B,)
+    adv_pred: torch.Tensor  # (B,)
+    clean_correct: torch.Tensor  # (B,) bool: attacked at all
+    success: torch.Tensor  # (B,) bool: was correct, now fooled
+    iterations: torch.Tensor  # (B,) iterations used (0 for videos not attacked)
+    frames: torch.Tensor  # (B, k) frames perturbed
+    ssim: torch.Tensor  # (B,) mean SSIM of the perturbed frames
+    video_ssim: torch.Tensor  # (B,) SSIM averaged over all T frames
+    l21: torch.Tensor  # (B,) l2,1 norm of the perturbation
+    seconds: torch.Tensor  # (B,) wall time per video (selection + generation)
+    targets: torch.Tensor | None = None  # (B,) target classes in targeted mode
+    params: dict = field(default_factory=dict)
+
+    @property
+    def fooling_rate(self) -> float:
+        """Successes over videos that were correctly classified before the attack."""
+        n = int(self.clean_correct.sum())
+        return float(self.success.sum()) / n if n else float("nan")
+
+    def to_records(self, video_ids: list[str] | None = None) -> list[dict]:
+        """One plain dict per video, for tables, JSON and the result store."""
+        ids = video_ids if video_ids is not None else [str(i) for i in range(len(self.labels))]
+        records = []
+        for i, vid in enumerate(ids):
+            records.append({
+                "video_id": vid,
+                "attack": self.attack,
+                "label": int(self.labels[i]),
+                "target": None if self.targets is None else int(self.targets[i]),
+                "clean_pred": int(self.clean_pred[i]),
+                "adv_pred": int(self.adv_pred[i]),
+                "clean_correct": bool(self.clean_correct[i]),
+                "success": bool(self.success[i]),
+                "iterations": int(self.iterations[i]),
+                "frames": [int(f) for f in self.frames[i]],
+                "ssim": float(self.ssim[i]),
+                "video_ssim": float(self.video_ssim[i]),
+                "l21": float(self.l21[i]),
+                "seconds": float(self.seconds[i]),
+            })
+        return records
+
+
+class VideoAttack:
+    """Base of every video attack: ``attack(videos, labels[, targets]) -> AttackResult``."""
+
+    name = "attack"
+
+    def __init__(self, model: torch.nn.Module, frames: int = 1, selector="first", steps: int = 100,
+                 targeted: bool = False, seed: int = 0, selector_options: dict | None = None):
+        from deepsava.select import make_selector
+
+        if not isinstance(frames, int) or frames <= 0:
+            raise InvalidArgumentError(f"frames must be a positive integer, got {frames!r}")
+        if not isinstance(steps, int) or steps <= 0:
+            raise InvalidArgumentError(f"steps must be a positive integer, got {steps!r}")
+        self.model = model.eval()
+        self.frames = frames
+        self.steps = steps
+        self.targeted = targeted
+        self.seed = seed
+        self.selector = make_selector(selector, **(selector_options or {})) if isinstance(selector, str) else selector
+
+    # -- what subclasses provide -------------------------------------------------------
+
+    def optimise(self, videos: torch.Tensor, labels: torch.Tensor, frames: torch.Tensor,
+                 steps: int, early_stop: bool = True) -> Optimised:
+        """Run the generator on frames (B, k) of videos (B, T, C, H, W) for at most ``steps``."""
+        raise NotImplementedError
+
+    def params(self) -> dict:
+        """The attack's settings, recorded with every result."""
+        return {"frames": self.frames, "steps": self.steps, "targeted": self.targeted, "seed": self.seed,
+                "selector": getattr(self.selector, "name", type(self.selector).__name__)}
+
+    # -- shared machinery --------------------------------------------------------------
+
+    def adversarial_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Per-video loss to *minimise*: -CE(true label), or +CE(target) when targeted -> (B,)."""
+        ce = F.cross_entropy(logits, labels, reduction="none")
+        return ce if self.targeted else -ce
+
+    def is_fooled(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """(B,) bool: prediction differs from the label (untargeted) or equals the target."""
+        pred = logits.argmax(dim=1)
+        return pred == labels if self.targeted else pred != labels
+
+    def probe(self, videos: torch.Tensor, labels: torch.Tensor, frames: torch.Tensor, steps: int) -> torch.Tensor:
+        """Objective (B,) after a short generator run on candidate frames; lower = better mask."""
+        return self.optimise(videos, labels, frames, steps, early_stop=False).loss
+
+    def _check(self, videos: torch.Tensor, labels, targets) -> tuple[torch.Tensor, torch.Tensor | None]:
+        check_videos(videos)
+        t = videos.shape[1]
+        if self.frames > t:
+            raise InvalidArgumentError(f"frames={self.frames} exceeds the video length T={t}")
+        labels = torch.as_tensor(labels, device=videos.device).long().view(-1)
+        if labels.numel() != videos.shape[0]:
+            raise InvalidArgumentError(f"got {labels.numel()} labels for a batch of {videos.shape[0]} videos")
+        num_classes = getattr(self.model, "num_classes", None)
+        for name, y in (("labels", labels), ("targets", targets)):
+            if y is not None and num_classes is not None and ((y < 0).any() or (y >= num_classes).any()):
+                raise InvalidArgumentError(f"{name} must lie in [0, {num_classes - 1}] for this model, got {y.tolist()}")
+        if self.targeted:
+            if targets is None:
+                raise InvalidArgumentError("a targeted attack needs targets=... (one class per video)")
+            targets = torch.as_tensor(targets, device=videos.device).long().view(-1)
+            if targets.numel() != videos.shape[0]:
+                raise InvalidArgumentError(f"got {targets.numel()} targets for a batch of {videos.shape[0]} videos")
+        return labels, targets
+
+    def __call__(self, videos: torch.Tensor, labels, targets=None) -> AttackResult:
+        labels, targets = self._check(videos, labels, targets)
+        if targets is not None:
+            targets = torch.as_tensor(targets, device=videos.device).long().view(-1)
+            self._check(videos, targets, None)
+        start = time.perf_counter()
+        with torch.no_grad():
+            clean_pred = self.model(videos).argmax(dim=1)
+        clean_correct = clean_pred == labels
+        goal = targets if self.targeted else labels
+        b = videos.shape[0]
+        frames = torch.arange(self.frames, device=videos.device).expand(b, -1).clone()
+        adversarial = videos.clone()
+        iterations = torch.zeros(b, dtype=torch.long, device=videos.device)
+        todo = clean_correct.nonzero().flatten()
+        if len(todo):
+            generator = torch.Generator().manual_seed(self.seed)
+            frames[todo] = self.selector.select(self, videos[todo], goal[todo], self.frames, generator)
+            out = self.optimise(videos[todo], goal[todo], frames[todo], self.steps, early_stop=True)
+            adversarial[todo], iterations[todo] = out.adversarial, out.iterations
+        seconds = (time.perf_counter() - start) / b
+        with torch.no_grad():
+            adv_pred = self.model(adversarial).argmax(dim=1)
+            ssim_all = frame_ssim(adversarial, videos)
+            perturbed_ssim = ssim_all.gather(1, frames).mean(dim=1)
+            norm = l21(adversarial - videos)
+        success = clean_correct & ((adv_pred == targets) if self.targeted else (adv_pred != labels))
+        cpu = lambda x: x.detach().cpu()  # noqa: E731
+        return AttackResult(
+            attack=self.name, adversarial=cpu(adversarial), labels=cpu(labels), clean_pred=cpu(clean_pred),
+            adv_pred=cpu(adv_pred), clean_correct=cpu(clean_correct), success=cpu(success),
+            iterations=cpu(iterations), frames=cpu(frames), ssim=cpu(perturbed_ssim),
+            video_ssim=cpu(ssim_all.mean(dim=1)), l21=cpu(norm), seconds=torch.full((b,), seconds),
+            targets=None if targets is None else cpu(targets), params=self.params(),
+        )

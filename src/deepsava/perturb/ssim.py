@@ -1,0 +1,67 @@
+"""Differentiable SSIM (Wang et al. 2004; paper Eq. 1 and Appendix A).
+
+Gaussian window of 11 taps with sigma 1.5, K1 = 0.01, K2 = 0.03, data range 1,
+population (not sample) covariances and "valid" filtering (the border that the
+window does not fully cover is cropped). These are exactly scikit-image's
+``structural_similarity(gaussian_weights=True, sigma=1.5,
+use_sample_covariance=False, data_range=1.0)``, which the tests compare against.
+Multi-channel images are scored per channel and averaged, as scikit-image does.
+"""
+
+import functools
+
+import torch
+import torch.nn.functional as F
+
+WINDOW = 11
+SIGMA = 1.5
+K1, K2 = 0.01, 0.03
+
+
+@functools.lru_cache(maxsize=16)
+def _gaussian_taps(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """1-D Gaussian filter (WINDOW,) normalised to sum 1, as scipy's gaussian_filter."""
+    x = torch.arange(WINDOW, dtype=torch.float64) - (WINDOW - 1) / 2
+    taps = torch.exp(-(x**2) / (2 * SIGMA**2))
+    return (taps / taps.sum()).to(device=device, dtype=dtype)
+
+
+def _blur(x: torch.Tensor) -> torch.Tensor:
+    """Separable "valid" Gaussian filter of (N, C, H, W) -> (N, C, H-10, W-10)."""
+    c = x.shape[1]
+    taps = _gaussian_taps(x.device, x.dtype)
+    x = F.conv2d(x, taps.view(1, 1, 1, WINDOW).expand(c, 1, 1, WINDOW), groups=c)
+    return F.conv2d(x, taps.view(1, 1, WINDOW, 1).expand(c, 1, WINDOW, 1), groups=c)
+
+
+def ssim(images: torch.Tensor, references: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+    """Mean SSIM of each image against its reference: (N, C, H, W) x2 -> (N,).
+
+    Images must be at least 11x11. Differentiable in both arguments.
+    """
+    if images.shape != references.shape or images.dim() != 4:
+        raise ValueError(f"ssim expects two (N, C, H, W) tensors of one shape, got {tuple(images.shape)} and {tuple(references.shape)}")
+    if min(images.shape[-2:]) < WINDOW:
+        raise ValueError(f"ssim needs frames of at least {WINDOW}x{WINDOW}, got {tuple(images.shape[-2:])}")
+    c1, c2 = (K1 * data_range) ** 2, (K2 * data_range) ** 2
+    n, c = images.shape[:2]
+    # One filtering pass over the five moment images stacked along channels.
+    x, y = images, references
+    moments = _blur(torch.cat([x, y, x * x, y * y, x * y], dim=1))
+    mu_x, mu_y, xx, yy, xy = moments.split(c, dim=1)
+    var_x = xx - mu_x * mu_x
+    var_y = yy - mu_y * mu_y
+    cov = xy - mu_x * mu_y
+    s = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x * mu_x + mu_y * mu_y + c1) * (var_x + var_y + c2))
+    return s.reshape(n, -1).mean(dim=1)
+
+
+def frame_ssim(videos: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
+    """SSIM of every frame: (B, T, C, H, W) x2 -> (B, T)."""
+    b, t = videos.shape[:2]
+    return ssim(videos.flatten(0, 1), references.flatten(0, 1)).view(b, t)
+
+
+def video_ssim(videos: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
+    """SSIM averaged over all frames of each video: (B, T, C, H, W) x2 -> (B,)."""
+    return frame_ssim(videos, references).mean(dim=1)
