@@ -43,6 +43,7 @@ class RecurrentClassifier(VideoClassifier):
         layer and classifier fresh."""
         if is_torchvision_inception(state):
             return torchvision_to_frame_cnn(state), ("rnn.", "classifier.")
-        if not any(k.startswith("rnn.") for k in state):
+        has = {prefix: any(k.startswith(prefix) for k in state) for prefix in ("cnn.", "rnn.")}
+        if has["cnn."] and not has["rnn."]:
             return {k: v for k, v in state.items() if k.startswith("cnn.")}, ("rnn.", "classifier.")
         return state, ()
