@@ -25,11 +25,15 @@ class VideoDataset(Dataset):
 
 
 class ArrayVideoDataset(VideoDataset):
-    """Clips held as uint8 ``(N, T, C, H, W)`` (in memory or memory-mapped); ``rows`` picks the items."""
+    """Clips held as uint8 ``(N, T, C, H, W)`` (in memory or memory-mapped); ``rows`` picks the items.
 
-    def __init__(self, videos: np.ndarray, rows, classes, video_ids, labels):
+    ``source`` is the file the array is read from, if any.
+    """
+
+    def __init__(self, videos: np.ndarray, rows, classes, video_ids, labels, source=None):
         super().__init__(classes, video_ids, labels)
         self.videos = videos
+        self.source = source
         self.rows = [int(r) for r in rows]
 
     def __getitem__(self, i: int):

@@ -91,7 +91,7 @@ def synth_actions(
             rows.append(label * videos_per_class + k)
             labels.append(label)
             ids.append(f"synth-actions/{CLASSES[label]}/{k:04d}")
-    return ArrayVideoDataset(videos, rows, list(CLASSES[:num_classes]), ids, labels)
+    return ArrayVideoDataset(videos, rows, list(CLASSES[:num_classes]), ids, labels, source=path)
 
 
 def cache_file(frames: int, size: int, seed: int, num_classes: int, videos_per_class: int) -> Path:
