@@ -153,7 +153,9 @@ def write_video(path, clip: torch.Tensor, fps: float = 25, codec: str = "ffv1", 
         raise InvalidArgumentError(f"crf must be an int in 0..51, got {crf!r}")
     height, width = clip.shape[-2:]
     if codec == "h264" and (height % 2 or width % 2):
-        raise InvalidVideoError(f"H.264 (yuv420p) needs an even height and width, got {height}x{width}: crop or resize first")
+        raise InvalidVideoError(
+            f"H.264 (yuv420p) needs an even height and width, got {height}x{width}: crop or resize first"
+        )
     array = to_uint8(clip).expand(-1, 3, -1, -1).permute(0, 2, 3, 1).contiguous().cpu().numpy()
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w") as container:
@@ -191,7 +193,8 @@ def _decode(path: Path, frames, count, size, sampling, short, seed) -> np.ndarra
                 if wanted is not None and len(kept) == len(wanted):
                     break
         except av.FFmpegError as err:
-            raise InvalidVideoError(f"{path}: corrupted video, decoding failed at frame {decoded} ({_reason(err)})") from None
+            reason = _reason(err)
+            raise InvalidVideoError(f"{path}: corrupted video, decoding failed at frame {decoded} ({reason})") from None
     if decoded == 0:
         raise InvalidVideoError(f"{path}: the video stream holds no decodable frame")
     if wanted is None:

@@ -24,6 +24,7 @@ def atomic_path(path: Path):
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a cache is for every user of the machine
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -23,7 +23,20 @@ class VideoFileDataset(VideoDataset):
     ``sampling="random"`` the start offset of each video is fixed by ``seed``.
     """
 
-    def __init__(self, name, paths, video_ids, labels, classes, frames=40, size=64, sampling="stride", short="loop", seed=0, cache=True):
+    def __init__(
+        self,
+        name: str,
+        paths,
+        video_ids: list[str],
+        labels: list[int],
+        classes: list[str],
+        frames: int = 40,
+        size=64,
+        sampling: str = "stride",
+        short: str = "loop",
+        seed: int = 0,
+        cache: bool = True,
+    ):
         super().__init__(classes, video_ids, labels)
         self.name = name
         self.paths = [Path(p) for p in paths]

@@ -23,7 +23,8 @@ def hmdb51(root, split: str = "train", fold: int = 1, annotations=None, **decode
     """
     root = check_request("hmdb51", root, split, fold)
     suffix = f"_test_split{fold}.txt"
-    candidates = [Path(annotations)] if annotations else [root / "testTrainMulti_7030_splits", root, root.parent / "testTrainMulti_7030_splits"]
+    default = "testTrainMulti_7030_splits"
+    candidates = [Path(annotations)] if annotations else [root / default, root, root.parent / default]
     folder = find_folder("hmdb51", candidates, f"*{suffix}", "annotations")
     listings = sorted(folder.glob(f"*{suffix}"))
     classes = [listing.name[: -len(suffix)] for listing in listings]

@@ -37,7 +37,12 @@ FONTS = (
 
 
 def moving_digits(
-    split: str = "train", frames: int = FRAMES, size: int = 64, seed: int = 0, sequences: int = 1000, progress: bool = True
+    split: str = "train",
+    frames: int = FRAMES,
+    size: int = 64,
+    seed: int = 0,
+    sequences: int = 1000,
+    progress: bool = True,
 ) -> ArrayVideoDataset:
     """``sequences`` generated sequences ``(frames, 1, size, size)`` of one split, cached on first use.
 
@@ -129,7 +134,8 @@ def render_digit(rng: np.random.Generator, digit: int) -> np.ndarray:
     glyph = glyph[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1][:DIGIT, :DIGIT]
     if rng.random() < 0.4:  # thicker stroke: a one-pixel dilation
         padded = np.pad(glyph, 1)
-        glyph = np.maximum.reduce([padded[1:-1, 1:-1], padded[:-2, 1:-1], padded[2:, 1:-1], padded[1:-1, :-2], padded[1:-1, 2:]])
+        shifts = [padded[1:-1, 1:-1], padded[:-2, 1:-1], padded[2:, 1:-1], padded[1:-1, :-2], padded[1:-1, 2:]]
+        glyph = np.maximum.reduce(shifts)
     out = np.zeros((DIGIT, DIGIT), np.uint8)
     top, left = (DIGIT - glyph.shape[0]) // 2, (DIGIT - glyph.shape[1]) // 2
     out[top : top + glyph.shape[0], left : left + glyph.shape[1]] = glyph

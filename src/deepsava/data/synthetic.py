@@ -44,7 +44,7 @@ CLASSES = (
     "pan-left", "pan-right", "oscillate-h", "oscillate-v",
 )  # fmt: skip
 SIZES = (64, 112, 224)
-VERSION = 1  # bump when the generator changes, so stale caches are not reused
+VERSION = 2  # bump when the generator changes, so stale caches are not reused
 TRAIN_FRACTION = 0.7
 SUBSAMPLES = 3  # time samples per frame for motion blur
 # (dark, light) RGB of each pair's scene: grass, water, sand, street, dusk, autumn
@@ -106,7 +106,9 @@ def split_indices(seed: int, label: int, videos_per_class: int) -> list[int]:
     return sorted(order[: round(TRAIN_FRACTION * videos_per_class)].tolist())
 
 
-def generate(path: Path, frames: int, size: int, seed: int, num_classes: int, videos_per_class: int, progress=True) -> float:
+def generate(
+    path: Path, frames: int, size: int, seed: int, num_classes: int, videos_per_class: int, progress: bool = True
+) -> float:
     """Render every clip into ``path`` (uint8 ``(N, T, 3, H, W)``, class-major); return the seconds taken."""
     start = time.perf_counter()
     total = num_classes * videos_per_class
@@ -237,7 +239,8 @@ def _main_object(rng, label: int, times: np.ndarray, size: int):
         factor = rng.uniform(2.2, 3.2)
         radius = rng.uniform(0.05, 0.09) * size * factor ** (times if name == "grow" else 1 - times)
     elif name.startswith("oscillate"):
-        swing = rng.uniform(0.1, 0.22) * size * np.sin(2 * np.pi * rng.uniform(1, 2.5) * times + rng.uniform(0, 2 * np.pi))
+        amplitude, cycles, phase = rng.uniform(0.1, 0.22), rng.uniform(1, 2.5), rng.uniform(0, 2 * np.pi)
+        swing = amplitude * size * np.sin(2 * np.pi * cycles * times + phase)
         cx, cy = (cx + swing, cy) if name == "oscillate-h" else (cx, cy + swing)
     return (cx, cy, radius, angle), _look(rng)
 
@@ -278,7 +281,8 @@ def _draw_object(frames: np.ndarray, motion, look, shift_x: np.ndarray, shift_y:
     u, v = (cos * dx + sin * dy) / radius, (cos * dy - sin * dx) / radius
     shape, first, second, frequency, direction, phase = look
     alpha = np.clip(0.5 - _sdf(shape, u, v) * radius, 0, 1)
-    stripes = np.sin(np.float32(np.pi * frequency) * (u * np.float32(np.cos(direction)) + v * np.float32(np.sin(direction))) + np.float32(phase))
+    across = u * np.float32(np.cos(direction)) + v * np.float32(np.sin(direction))
+    stripes = np.sin(np.float32(np.pi * frequency) * across + np.float32(phase))
     colour = (first + second) / 2 + (second - first) / 2 * stripes[..., None]
     cover, paint = alpha.mean(axis=0)[..., None], (alpha[..., None] * colour).mean(axis=0)  # (T, box, box, .)
     height, width = frames.shape[1:3]

@@ -21,7 +21,8 @@ def ucf101(root, split: str = "train", fold: int = 1, annotations=None, **decode
     (``classInd.txt`` index minus one).
     """
     root = check_request("ucf101", root, split, fold)
-    candidates = [Path(annotations)] if annotations else [root / "ucfTrainTestlist", root, root.parent / "ucfTrainTestlist"]
+    default = "ucfTrainTestlist"
+    candidates = [Path(annotations)] if annotations else [root / default, root, root.parent / default]
     folder = find_folder("ucf101", candidates, "classInd.txt", "annotations")
     classes = _read_classes(folder / "classInd.txt")
     by_name = {name.lower(): label for label, name in enumerate(classes)}
@@ -31,7 +32,9 @@ def ucf101(root, split: str = "train", fold: int = 1, annotations=None, **decode
     for relative in listed:
         name = relative.split("/")[0] if "/" in relative else relative.split("_")[1]
         if name.lower() not in by_name:
-            raise InvalidDatasetError(f"ucf101: {listing.name} lists {relative}, whose class {name!r} is not in classInd.txt")
+            raise InvalidDatasetError(
+                f"ucf101: {listing.name} lists {relative}, whose class {name!r} is not in classInd.txt"
+            )
         labels.append(by_name[name.lower()])
     paths = resolve_videos("ucf101", root, listed, listing.name)
     return VideoFileDataset("ucf101", paths, listed, labels, classes, **decode)
