@@ -100,7 +100,8 @@ def load_video(
     ``size``: an int resizes the short side to ``size`` and crops the centre square;
     ``(H, W)`` resizes straight to that size (no crop, as the authors' pipeline does
     at 224×224); ``None`` keeps the native size. Grey videos come out with 3 channels.
-    Only the sampled frames are kept while decoding.
+    Decoding runs sequentially up to the last sampled frame (no seeking: keyframe
+    seeks are inexact), and only the sampled frames are converted and kept.
 
     Returns float32 in ``[0, 1]``, or uint8 in ``0..255`` with ``dtype=torch.uint8``.
     Raises InvalidVideoError for a missing, empty, corrupted or non-video file.

@@ -48,7 +48,8 @@ def load_dataset(
             )
         return load_moving_mnist(root)
     loader = DATASETS[name]
-    frames = frames or (20 if name == "moving-digits" else 40)
+    if frames is None:
+        frames = 20 if name == "moving-digits" else 40
     arguments = {"split": split, "frames": frames, "size": size, "seed": seed}
     if name in ("ucf101", "hmdb51"):
         arguments["root"] = root
