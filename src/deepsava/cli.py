@@ -86,11 +86,10 @@ def data_command(
 
 
 # --- train / evaluate (deepsava.train, deepsava.models) ---
-def _load_split(dataset: str, split: str, frames: int, size: int, root: Optional[str]):
+def _load_split(dataset: str, split: str, frames: Optional[int], size: int, root: Optional[str]):
     from deepsava.data import load_dataset
 
-    extra = {"root": root} if root is not None else {}
-    return load_dataset(dataset, split=split, frames=frames, size=size, **extra)
+    return load_dataset(dataset, split=split, root=root, frames=frames, size=size)
 
 
 @app.command("train")
@@ -104,7 +103,7 @@ def train_command(
     batch_size: int = typer.Option(16, help="Videos per optimisation step."),
     seed: int = typer.Option(0, help="Seed for initialisation, shuffling and augmentation."),
     augment: bool = typer.Option(False, help="Shift each training clip by up to 4 pixels."),
-    frames: int = typer.Option(40, help="Frames per clip."),
+    frames: Optional[int] = typer.Option(None, help="Frames per clip; default: the dataset's (40, moving-digits 20)."),
     size: int = typer.Option(64, help="Frame height and width of the loaded clips (models resize inside)."),
     device: str = typer.Option("auto", help="cpu, cuda or auto (CUDA when available)."),
     root: Optional[str] = typer.Option(None, help="Folder of an on-disk dataset (UCF101, HMDB51)."),
@@ -120,7 +119,8 @@ def train_command(
     command = (
         f"deepsava train --model {model} --preset {preset} --dataset {dataset} --out {out} --epochs {epochs}"
         f" --lr {lr} --batch-size {batch_size} --seed {seed} --{'' if augment else 'no-'}augment"
-        f" --frames {frames} --size {size} --device {device}"
+        f" --size {size} --device {device}"
+        + (f" --frames {frames}" if frames is not None else "")
         + (f" --root {root}" if root is not None else "")
         + (f" --weights {weights}" if weights is not None else "")
     )
@@ -139,7 +139,7 @@ def train_command(
     metadata = {
         "classes": list(train_set.classes),
         "dataset": dataset,
-        "frames": frames,
+        "frames": train_set[0][0].shape[0],
         "size": size,
         "train_videos": len(train_set),
         "test_videos": result["n"],
@@ -184,7 +184,7 @@ def evaluate_command(
     dataset = dataset or meta.get("dataset")
     if dataset is None:
         raise InvalidArgumentError("the checkpoint does not record its dataset: pass --dataset")
-    data = _load_split(dataset, split, frames or meta.get("frames", 40), size or meta.get("size", 64), root)
+    data = _load_split(dataset, split, frames or meta.get("frames"), size or meta.get("size", 64), root)
     classes = list(data.classes)
     if meta.get("classes", classes) != classes or len(classes) != net.num_classes:
         raise InvalidCheckpointError(

@@ -17,7 +17,10 @@ from deepsava.runtime import seed_everything
 
 
 def shift_videos(videos: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
-    """Translate each video ``(B, T, C, H, W)`` by one random offset of up to ``max_shift`` pixels (edges replicated)."""
+    """Translate each video ``(B, T, C, H, W)`` by one random offset of up to ``max_shift`` pixels.
+
+    The same offset applies to all frames of a video; edges are replicated.
+    """
     b, t, c, h, w = videos.shape
     padded = F.pad(videos.flatten(1, 2), [max_shift] * 4, mode="replicate").view(b, t, c, h + 2 * max_shift, -1)
     offsets = torch.randint(0, 2 * max_shift + 1, (b, 2), generator=generator).tolist()
@@ -74,18 +77,22 @@ def train_classifier(
                 loss_sum += loss.item() * len(labels)
                 correct += (logits.argmax(1) == labels).sum().item()
                 seen += len(labels)
-                bar.update(task, advance=1, description=f"epoch {epoch}/{epochs} loss {loss_sum / seen:.3f} acc {correct / seen:.3f}")
+                status = f"epoch {epoch}/{epochs} loss {loss_sum / seen:.3f} acc {correct / seen:.3f}"
+                bar.update(task, advance=1, description=status)
             record = {"epoch": epoch, "loss": loss_sum / seen, "train_top1": correct / seen}
             if test_set is not None:
                 record["test_top1"] = evaluate_accuracy(model, test_set, batch_size, device)["top1"]
-                bar.update(task, description=f"epoch {epoch}/{epochs} loss {record['loss']:.3f} test {record['test_top1']:.3f}")
+                status = f"epoch {epoch}/{epochs} loss {record['loss']:.3f} test acc {record['test_top1']:.3f}"
+                bar.update(task, description=status)
             history.append(record)
     model.eval()
     return history
 
 
 @torch.no_grad()
-def evaluate_accuracy(model: nn.Module, dataset: Dataset, batch_size: int = 32, device: str | torch.device = "cpu") -> dict:
+def evaluate_accuracy(
+    model: nn.Module, dataset: Dataset, batch_size: int = 32, device: str | torch.device = "cpu"
+) -> dict:
     """Clean top-1 accuracy: ``{"top1": float, "per_class": {class name: top1}, "n": int}``.
 
     Class names come from ``dataset.classes`` when present (else the label

@@ -79,7 +79,8 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
     try:
         match_state_dict(model, state)
     except InvalidCheckpointError as err:
-        raise InvalidCheckpointError(f"checkpoint {stem} (metadata: {meta['model']}, {meta['num_classes']} classes): {err}") from None
+        recorded = f"{meta['model']}, {meta['num_classes']} classes"
+        raise InvalidCheckpointError(f"checkpoint {stem} (metadata: {recorded}): {err}") from None
     model.load_state_dict(state)
     return model.to(device).eval(), meta
 

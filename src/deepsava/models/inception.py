@@ -37,7 +37,9 @@ class MixedBlock2d(nn.Module):
         w1, w3a, w3b, wda, wdb, wp = widths
         self.branch1x1 = BasicConv2d(in_ch, w1, 1)
         self.branch3x3 = nn.Sequential(BasicConv2d(in_ch, w3a, 1), BasicConv2d(w3a, w3b, 3))
-        self.branch3x3dbl = nn.Sequential(BasicConv2d(in_ch, wda, 1), BasicConv2d(wda, wdb, 3), BasicConv2d(wdb, wdb, 3))
+        self.branch3x3dbl = nn.Sequential(
+            BasicConv2d(in_ch, wda, 1), BasicConv2d(wda, wdb, 3), BasicConv2d(wdb, wdb, 3)
+        )
         self.branch_pool = nn.Sequential(nn.AvgPool2d(3, 1, 1), BasicConv2d(in_ch, wp, 1))
         self.out_channels = w1 + w3b + wdb + wp
 
