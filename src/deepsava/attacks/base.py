@@ -127,30 +127,29 @@ class VideoAttack:
         return self.optimise(videos, labels, frames, steps, early_stop=False).loss
 
     def _check(self, videos: torch.Tensor, labels, targets) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Validate a call's inputs; return labels (and targets) as long tensors (B,)."""
         check_videos(videos)
-        t = videos.shape[1]
+        b, t = videos.shape[:2]
         if self.frames > t:
             raise InvalidArgumentError(f"frames={self.frames} exceeds the video length T={t}")
-        labels = torch.as_tensor(labels, device=videos.device).long().view(-1)
-        if labels.numel() != videos.shape[0]:
-            raise InvalidArgumentError(f"got {labels.numel()} labels for a batch of {videos.shape[0]} videos")
+        if self.targeted and targets is None:
+            raise InvalidArgumentError("a targeted attack needs targets=... (one class per video)")
         num_classes = getattr(self.model, "num_classes", None)
-        for name, y in (("labels", labels), ("targets", targets)):
-            if y is not None and num_classes is not None and ((y < 0).any() or (y >= num_classes).any()):
+        checked = []
+        for name, y in (("labels", labels), ("targets", targets if self.targeted else None)):
+            if y is None:
+                checked.append(None)
+                continue
+            y = torch.as_tensor(y, device=videos.device).long().view(-1)
+            if y.numel() != b:
+                raise InvalidArgumentError(f"got {y.numel()} {name} for a batch of {b} videos")
+            if num_classes is not None and ((y < 0).any() or (y >= num_classes).any()):
                 raise InvalidArgumentError(f"{name} must lie in [0, {num_classes - 1}] for this model, got {y.tolist()}")
-        if self.targeted:
-            if targets is None:
-                raise InvalidArgumentError("a targeted attack needs targets=... (one class per video)")
-            targets = torch.as_tensor(targets, device=videos.device).long().view(-1)
-            if targets.numel() != videos.shape[0]:
-                raise InvalidArgumentError(f"got {targets.numel()} targets for a batch of {videos.shape[0]} videos")
-        return labels, targets
+            checked.append(y)
+        return checked[0], checked[1]
 
     def __call__(self, videos: torch.Tensor, labels, targets=None) -> AttackResult:
         labels, targets = self._check(videos, labels, targets)
-        if targets is not None:
-            targets = torch.as_tensor(targets, device=videos.device).long().view(-1)
-            self._check(videos, targets, None)
         start = time.perf_counter()
         with torch.no_grad():
             clean_pred = self.model(videos).argmax(dim=1)

@@ -1,0 +1,1 @@
+"""Metrics, experiment running, result storage and reports."""

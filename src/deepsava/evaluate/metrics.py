@@ -1,0 +1,86 @@
+"""The paper's attack metrics (Sections 4.1, 4.2.2, 4.2.6) over per-video records.
+
+A record is a dict as made by ``AttackResult.to_records``. Videos that the model
+misclassified before the attack (``clean_correct`` false) are left out of every
+metric and counted separately.
+"""
+
+import math
+from collections.abc import Sequence
+
+from scipy import stats
+
+# The paper's largest allowed distances for AAP (Section 4.2.2): l2,1 ball 0.1, SSIM 0.92.
+AAP_L21_MAX = 0.1
+AAP_SSIM_MAX = 1 - 0.92
+
+
+def _attacked(records: Sequence[dict]) -> list[dict]:
+    return [r for r in records if r["clean_correct"]]
+
+
+def fooling_rate(records: Sequence[dict]) -> float:
+    """FR: successful adversarial videos over videos correctly classified before the attack."""
+    attacked = _attacked(records)
+    return sum(r["success"] for r in attacked) / len(attacked) if attacked else math.nan
+
+
+def average_iterations(records: Sequence[dict]) -> float:
+    """ANI: mean number of iterations over the successful attacks (nan if none succeeded)."""
+    steps = [r["iterations"] for r in _attacked(records) if r["success"]]
+    return sum(steps) / len(steps) if steps else math.nan
+
+
+def average_absolute_perturbation(records: Sequence[dict], distance: str) -> float:
+    """AAP(D) = mean D over successes * f + D_max * (1 - f), D = "l21" or "ssim" (1 - SSIM).
+
+    D_max is the paper's constraint: 0.1 for l2,1 and 1 - 0.92 for SSIM. With no
+    success at all AAP is D_max.
+    """
+    if distance not in ("l21", "ssim"):
+        raise ValueError(f"distance must be 'l21' or 'ssim', got {distance!r}")
+    d_max = AAP_L21_MAX if distance == "l21" else AAP_SSIM_MAX
+    f = fooling_rate(records)
+    wins = [r for r in _attacked(records) if r["success"]]
+    if math.isnan(f):
+        return math.nan
+    if not wins:
+        return d_max
+    dist = [r["l21"] if distance == "l21" else 1 - r["ssim"] for r in wins]
+    return sum(dist) / len(dist) * f + d_max * (1 - f)
+
+
+def average_success_perturbation(records: Sequence[dict]) -> float:
+    """ASP(SSIM): mean 1 - SSIM of the perturbed frames over successful attacks (Section 4.2.6)."""
+    wins = [1 - r["ssim"] for r in _attacked(records) if r["success"]]
+    return sum(wins) / len(wins) if wins else math.nan
+
+
+def confidence_interval(values: Sequence[float], level: float = 0.99) -> tuple[float, float]:
+    """Mean and half-width of the Student-t confidence interval over repeated runs."""
+    n = len(values)
+    mean = sum(values) / n
+    if n < 2:
+        return mean, math.nan
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    return mean, stats.t.ppf(0.5 + level / 2, n - 1) * sd / math.sqrt(n)
+
+
+def summarize(records: Sequence[dict]) -> dict:
+    """FR, ANI, AAP, ASP, mean SSIM and l2,1 of successes, seconds per video, counts."""
+    attacked = _attacked(records)
+    wins = [r for r in attacked if r["success"]]
+    mean = lambda xs: sum(xs) / len(xs) if xs else math.nan  # noqa: E731
+    return {
+        "videos": len(records),
+        "attacked": len(attacked),
+        "skipped_misclassified": len(records) - len(attacked),
+        "fooling_rate": fooling_rate(records),
+        "ani": average_iterations(records),
+        "aap_l21": average_absolute_perturbation(records, "l21"),
+        "aap_ssim": average_absolute_perturbation(records, "ssim"),
+        "asp_ssim": average_success_perturbation(records),
+        "ssim": mean([r["ssim"] for r in wins]),
+        "l21": mean([r["l21"] for r in wins]),
+        "seconds_per_video": mean([r["seconds"] for r in attacked]),
+    }

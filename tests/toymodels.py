@@ -1,0 +1,47 @@
+"""Small deterministic video classifiers for fast attack tests (not part of the package)."""
+
+import torch
+
+
+class FramePooling(torch.nn.Module):
+    """Per-frame conv features averaged over time -> logits; (B, T, C, H, W) -> (B, K)."""
+
+    name = "toy"
+
+    def __init__(self, num_classes: int = 4, seed: int = 0):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.num_classes = num_classes
+        self.conv = torch.nn.Conv2d(3, 16, 5, padding=2)
+        self.fc = torch.nn.Linear(16, num_classes)
+
+    def forward(self, videos: torch.Tensor) -> torch.Tensor:
+        b, t = videos.shape[:2]
+        features = self.conv(videos.flatten(0, 1) * 2 - 1).relu().mean(dim=(2, 3))
+        return self.fc(features.view(b, t, -1).mean(dim=1))
+
+
+class OneFrame(torch.nn.Module):
+    """Looks at a single frame only (its logits ignore every other frame)."""
+
+    name = "toy-one-frame"
+
+    def __init__(self, frame: int, num_classes: int = 4, seed: int = 0):
+        super().__init__()
+        self.frame = frame
+        self.inner = FramePooling(num_classes, seed)
+        self.num_classes = num_classes
+
+    def forward(self, videos: torch.Tensor) -> torch.Tensor:
+        return self.inner(videos[:, self.frame : self.frame + 1])
+
+
+def videos_and_labels(model, batch: int = 4, frames: int = 8, size: int = 24, seed: int = 0):
+    """Random smooth videos (B, T, 3, size, size) and the model's own clean predictions as labels."""
+    g = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(batch * frames, 3, size // 4, size // 4, generator=g)
+    videos = torch.nn.functional.interpolate(coarse, size=(size, size), mode="bilinear", align_corners=False)
+    videos = videos.view(batch, frames, 3, size, size).clamp(0, 1)
+    with torch.no_grad():
+        labels = model(videos).argmax(dim=1)
+    return videos, labels
