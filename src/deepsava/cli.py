@@ -25,6 +25,104 @@ def main(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks
 # --- commands (each block owned by the module it calls) -------------------------------
 
 
+# --- attack (deepsava.attacks, deepsava.evaluate.attack_job) ---
+def load_classifier(model: Optional[str], checkpoint: Optional[str], weights: Optional[str], preset: str,
+                    num_classes: Optional[int], device):
+    """The model a command attacks: a checkpoint, user weights, or the shipped tiny checkpoint of --model."""
+    from deepsava.errors import InvalidArgumentError
+    from deepsava.models import create_model, load_checkpoint, load_shipped
+
+    if checkpoint is not None:
+        return load_checkpoint(checkpoint, device)[0]
+    if model is None:
+        raise InvalidArgumentError("name a --model (its shipped tiny checkpoint) or give --checkpoint PATH")
+    if weights is not None:
+        if num_classes is None:
+            raise InvalidArgumentError("--weights needs the class count: use --dataset or --num-classes")
+        return create_model(model, num_classes, preset, weights=weights).to(device).eval()
+    return load_shipped(model, device)[0]
+
+
+@app.command("attack")
+def attack_command(
+    model: Optional[str] = typer.Option(None, help="i3d, inception-v3, cnn-lstm, ...: the shipped tiny checkpoint unless --checkpoint/--weights."),
+    checkpoint: Optional[str] = typer.Option(None, help="Checkpoint stem written by `deepsava train` (PATH.safetensors + PATH.json)."),
+    weights: Optional[str] = typer.Option(None, help="State-dict file (.safetensors or .pt) for --model built with --preset."),
+    preset: str = typer.Option("paper", help="Architecture size with --weights: paper or tiny."),
+    num_classes: Optional[int] = typer.Option(None, help="Class count of --weights when no --dataset gives it."),
+    dataset: str = typer.Option("synth-actions", help="Dataset attacked (its test split): synth-actions, ucf101, hmdb51."),
+    root: Optional[str] = typer.Option(None, help="UCF101/HMDB51 video folder."),
+    split: str = typer.Option("test", help="Split attacked: test or train."),
+    video: Optional[str] = typer.Option(None, help="Attack one video file instead of a dataset."),
+    label: Optional[int] = typer.Option(None, help="True class of --video (default: the model's clean prediction)."),
+    frames_per_video: int = typer.Option(40, "--length", help="Frames sampled per video (the paper: 40)."),
+    size: int = typer.Option(64, help="Frame size of the loaded clips (models resize inside)."),
+    frames: int = typer.Option(1, help="Number of frames perturbed (k)."),
+    selector: str = typer.Option("bo", help="Key-frame selector: bo, first, random, brute, saliency, anneal, genetic."),
+    mode: str = typer.Option("combined", help="Perturbation: combined (D+S), additive (D) or spatial (S)."),
+    lam: Optional[float] = typer.Option(None, help="SSIM weight lambda (default: the paper's per model, 1.5 CNN+LSTM, else 1.0)."),
+    steps: Optional[int] = typer.Option(None, help="Iteration limit (default 100; 500 with a budget)."),
+    lr: float = typer.Option(0.01, help="Adam learning rate of noise and flow."),
+    flow_lr: Optional[float] = typer.Option(None, help="Separate learning rate of the flow (pixels per step)."),
+    ssim_budget: Optional[float] = typer.Option(None, help="Lowest SSIM allowed for a perturbed frame, in (0, 1]."),
+    l21_budget: Optional[float] = typer.Option(None, help="Largest l2,1 norm of a video's perturbation."),
+    limit: Optional[int] = typer.Option(None, help="Attack only N videos, drawn at random with --seed."),
+    batch_size: int = typer.Option(8, help="Videos attacked together (each stops on its own)."),
+    seed: int = typer.Option(0, help="Seed of video choice and of random/BO frame selection."),
+    device: str = typer.Option("auto", help="cpu, cuda or auto."),
+    out: Optional[str] = typer.Option(None, help="Folder for records.jsonl, summary.json and the adversarial videos."),
+    save_videos: bool = typer.Option(True, help="With --out: write each adversarial video losslessly (FFV1 .mkv)."),
+    force: bool = typer.Option(False, help="Overwrite the results of an earlier run in --out."),
+) -> None:
+    """Attack a model with DeepSAVA; print FR, ANI, mean SSIM, mean l2,1 and time per video."""
+    import torch
+    from rich.console import Console
+    from rich.table import Table
+
+    from deepsava.attacks import DeepSAVA
+    from deepsava.data import VideoDataset, load_dataset
+    from deepsava.evaluate.attack_job import attack_dataset, choose_videos, prepare_output
+    from deepsava.evaluate.metrics import summarize
+    from deepsava.io import load_video
+    from deepsava.runtime import resolve_device, seed_everything
+
+    dev = resolve_device(device)
+    seed_everything(seed)
+    if video is not None:
+        clip = load_video(video, frames=frames_per_video, size=size)
+        data = None
+    else:
+        data = load_dataset(dataset, split=split, root=root, frames=frames_per_video, size=size)
+        num_classes = len(data.classes)
+    net = load_classifier(model, checkpoint, weights, preset, num_classes, dev)
+    if data is None:
+        if label is None:
+            with torch.no_grad():
+                label = int(net(clip[None].to(dev)).argmax())
+
+        class OneVideo(VideoDataset):
+            def __getitem__(self, i):
+                return clip, label
+
+        data = OneVideo([str(c) for c in range(net.num_classes)], [video], [label])
+    attack = DeepSAVA(net, frames=frames, selector=selector, mode=mode, lam=lam, steps=steps, lr=lr, flow_lr=flow_lr,
+                      ssim_budget=ssim_budget, l21_budget=l21_budget, seed=seed)
+    folder = prepare_output(out, force) if out is not None else None
+    records = attack_dataset(attack, data, choose_videos(len(data), limit, seed), batch_size, dev, folder, save_videos)
+    s = summarize(records)
+    table = Table(title=f"DeepSAVA ({mode}, {frames} frame(s), selector {selector}) on {getattr(net, 'name', model)}")
+    for column in ("videos", "attacked", "FR", "ANI", "SSIM", "l2,1", "s / video"):
+        table.add_column(column, justify="right")
+    table.add_row(str(s["videos"]), str(s["attacked"]), f"{s['fooling_rate']:.1%}", f"{s['ani']:.2f}", f"{s['ssim']:.4f}",
+                  f"{s['l21']:.4f}", f"{s['seconds_per_video']:.2f}")
+    console = Console()
+    console.print(table)
+    if s["skipped_misclassified"]:
+        console.print(f"{s['skipped_misclassified']} video(s) misclassified before the attack were not attacked (not counted).")
+    if folder is not None:
+        console.print(f"records and summary in {folder}")
+
+
 # --- data (deepsava.data) ---
 @app.command("data")
 def data_command(
@@ -201,11 +299,20 @@ def evaluate_command(
 
 
 def run() -> None:
-    """Entry point: user errors become one line on stderr and a documented exit code."""
+    """Entry point: user errors become one line on stderr and a documented exit code.
+
+    Exit codes: 0 success, 2 usage error (unknown option, bad option value), then
+    one per error class (deepsava.errors): 3 invalid argument, 4 invalid video,
+    5 invalid checkpoint, 6 invalid dataset, 7 invalid config; 130 interrupted.
+    ``--debug`` shows the traceback instead.
+    """
     try:
-        app(standalone_mode=False)
+        app()
     except DeepSAVAError as err:
         if _state["debug"]:
             raise
         typer.echo(f"error: {err}", err=True)
         sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)

@@ -1,41 +1,42 @@
 """The error vocabulary: every user error raised by deepsava is one of these.
 
-The CLI turns them into one-line messages and the exit codes below; anything
-else is a bug and keeps its traceback.
+The CLI turns them into one-line messages and the exit codes below (2 is left
+to usage errors of the command line itself); anything else is a bug and keeps
+its traceback.
 """
 
 
 class DeepSAVAError(Exception):
     """Base class of every error deepsava raises on purpose."""
 
-    exit_code = 2
+    exit_code = 3
 
 
 class InvalidArgumentError(DeepSAVAError, ValueError):
     """A function or command was called with a value it cannot use."""
 
-    exit_code = 2
+    exit_code = 3
 
 
 class InvalidVideoError(DeepSAVAError, ValueError):
     """A video tensor or file is malformed, corrupted, too short or not a video."""
 
-    exit_code = 3
+    exit_code = 4
 
 
 class InvalidCheckpointError(DeepSAVAError, ValueError):
     """A checkpoint cannot be loaded safely or does not match the model asked for."""
 
-    exit_code = 4
+    exit_code = 5
 
 
 class InvalidDatasetError(DeepSAVAError, ValueError):
     """A dataset root lacks its split files or its layout is not the expected one."""
 
-    exit_code = 5
+    exit_code = 6
 
 
 class InvalidConfigError(DeepSAVAError, ValueError):
     """An experiment configuration has an unknown key, a wrong type or a bad value."""
 
-    exit_code = 6
+    exit_code = 7

@@ -1,0 +1,87 @@
+"""Generator iteration time over one bare forward+backward of the same model on the same batch.
+
+    python benchmarks/attack_overhead.py [--device cpu|cuda] [--batch 8] [--frames 40] [--size 64]
+
+For each tiny model: the median time of a bare forward + backward to the input
+(cross-entropy), and the time per iteration of DeepSAVA's generator (combined
+perturbation on 1 frame, no early stop) measured in the same run, plus where the
+difference goes (perturbation + SSIM + scatter alone, and the optimiser step).
+"""
+
+import argparse
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+
+from deepsava.attacks import DeepSAVA
+from deepsava.models import create_model
+
+
+def timed(fn, repeats: int, device: torch.device) -> float:
+    """Median wall time of fn() over repeats (after one warm-up), seconds."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--frames", type=int, default=40)
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--preset", default="tiny")
+    parser.add_argument("--models", default="i3d,inception-v3,cnn-lstm")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    torch.manual_seed(0)
+    print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
+          f"batch {args.batch} x {args.frames} frames x {args.size}px, preset {args.preset}")
+    print("| model | forward+backward (ms) | generator iteration (ms) | ratio | perturb+SSIM (ms) |")
+    print("|---|---|---|---|---|")
+    for name in args.models.split(","):
+        model = create_model(name, 12, args.preset).to(device).eval()
+        videos = torch.rand(args.batch, args.frames, 3, args.size, args.size, device=device)
+        labels = torch.randint(0, 12, (args.batch,), device=device)
+
+        def bare():
+            x = videos.clone().requires_grad_(True)
+            F.cross_entropy(model(x), labels).backward()
+
+        attack = DeepSAVA(model, frames=1, selector="first")
+        frames = torch.zeros(args.batch, 1, dtype=torch.long, device=device)
+
+        def generator():
+            attack.optimise(videos, labels, frames, args.steps, early_stop=False)
+
+        def perturb_only():
+            from deepsava.attacks.deepsava import _frames_ssim
+            from deepsava.perturb import gather_frames, scatter_frames
+            from deepsava.perturb.combined import perturb_frames
+
+            clean = gather_frames(videos, frames)
+            noise = torch.zeros_like(clean, requires_grad=True)
+            flow = torch.zeros(args.batch, 1, 2, args.size, args.size, device=device, requires_grad=True)
+            p = perturb_frames(clean, noise, flow)
+            scatter_frames(videos, frames, p)
+            (1 - _frames_ssim(p, clean)).sum().backward()
+
+        t_bare = timed(bare, 5, device)
+        t_gen = timed(generator, 2, device) / (args.steps + 1)
+        t_pert = timed(perturb_only, 5, device)
+        print(f"| {name} | {t_bare * 1e3:.1f} | {t_gen * 1e3:.1f} | {t_gen / t_bare:.2f} | {t_pert * 1e3:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
