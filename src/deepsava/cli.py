@@ -25,6 +25,53 @@ def main(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks
 # --- commands (each block owned by the module it calls) -------------------------------
 
 
+# --- experiment (deepsava.evaluate.runner) ---
+@app.command("experiment")
+def experiment_command(
+    config: str = typer.Argument(..., help="Experiment YAML, e.g. configs/table3.yaml."),
+    out: Optional[str] = typer.Option(None, help="Run folder (results.sqlite, summary.json); default runs/<name>."),
+    limit: Optional[int] = typer.Option(None, help="Attack at most this many videos per cell and repeat."),
+    device: str = typer.Option("auto", help="cpu, cuda or auto (CUDA when available)."),
+    force: bool = typer.Option(False, "--force", help="Discard this config's stored results and run them again."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+) -> None:
+    """Run every cell of an experiment, resumably; print the per-cell summary (FR ± 99% CI, ANI, AAP, ASP, ...)."""
+    from pathlib import Path
+
+    from rich.console import Console
+
+    from deepsava.evaluate.runner import run_experiment, summary_table
+
+    console = Console()
+    outcome = run_experiment(config, out=out, limit=limit, device=device, force=force, progress=progress,
+                             console=console)
+    console.print(summary_table(outcome.summary, title=f"{Path(config).stem}: {outcome.store_path}"))
+    if outcome.interrupted:
+        console.print(f"interrupted: {outcome.videos_done}/{outcome.videos_total} videos stored in {outcome.store_path}")
+        console.print(f"resume with: {outcome.resume_command}")
+        raise typer.Exit(130)
+    console.print(f"{outcome.videos_done}/{outcome.videos_total} videos done ({outcome.batches_run} batches run now);"
+                  f" results in {outcome.store_path}")
+
+
+# --- demo (deepsava.demo) ---
+@app.command("demo")
+def demo_command(
+    videos: int = typer.Option(20, help="Test videos attacked per model and method."),
+    out: str = typer.Option("runs/demo", help="Folder for the demo's results."),
+    seed: int = typer.Option(0, help="Seed of the video choice and of BO."),
+    device: str = typer.Option("auto", help="cpu, cuda or auto."),
+) -> None:
+    """The main job on the embedded default: shipped tiny models, clean accuracy, then a reduced Table 3."""
+    from pathlib import Path
+
+    from deepsava.demo import run_demo
+    from deepsava.runtime import resolve_device, seed_everything
+
+    seed_everything(seed)
+    run_demo(videos, resolve_device(device), Path(out), seed)
+
+
 # --- attack (deepsava.attacks, deepsava.evaluate.attack_job) ---
 def load_classifier(model: Optional[str], checkpoint: Optional[str], weights: Optional[str], preset: str,
                     num_classes: Optional[int], device):
