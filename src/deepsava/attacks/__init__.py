@@ -2,5 +2,8 @@
 
 from deepsava.attacks.base import AttackResult, VideoAttack
 from deepsava.attacks.deepsava import DeepSAVA
+from deepsava.attacks.flicker import Flicker, SparseFlicker
+from deepsava.attacks.pgd import FGSM, PGD
+from deepsava.attacks.sparse import Sparse
 
-__all__ = ["AttackResult", "VideoAttack", "DeepSAVA"]
+__all__ = ["AttackResult", "VideoAttack", "DeepSAVA", "Sparse", "Flicker", "SparseFlicker", "FGSM", "PGD"]
