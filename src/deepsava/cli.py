@@ -36,13 +36,15 @@ def experiment_command(
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
     """Run every cell of an experiment, resumably; print the per-cell summary (FR ± 99% CI, ANI, AAP, ASP, ...)."""
+    import warnings
     from pathlib import Path
 
     from rich.console import Console
 
     from deepsava.evaluate.runner import run_experiment, summary_table
 
-    console = Console()
+    warnings.filterwarnings("ignore", message=".*torch.jit.script.* is deprecated")  # raised by gpytorch's import
+    console = Console() if sys.stdout.isatty() else Console(width=150)  # logs: keep table rows on one line
     outcome = run_experiment(config, out=out, limit=limit, device=device, force=force, progress=progress,
                              console=console)
     console.print(summary_table(outcome.summary, title=f"{Path(config).stem}: {outcome.store_path}"))
