@@ -102,8 +102,8 @@ def test_cli_train_then_evaluate(tmp_path, monkeypatch):
     assert "clean test top-1" in result.output
     meta = json.loads((tmp_path / "ckpt" / "gru.json").read_text())
     assert meta["command"] == (
-        f"deepsava train --model cnn-gru --preset tiny --dataset bright --out {out} --epochs 1 --lr 0.003"
-        " --batch-size 16 --seed 0 --no-augment --size 64 --device cpu"
+        f"deepsava train --model cnn-gru --preset tiny --dataset bright --out {out} --epochs 1 --lr 0.001"
+        " --batch-size 8 --seed 0 --no-augment --size 64 --device cpu"
     )
     assert meta["frames"] == 4 and meta["size"] == 64
     assert meta["classes"] == BrightnessClips.classes and meta["training"]["epochs"] == 1

@@ -48,6 +48,7 @@ TINY_LAYERS = [
 ]
 
 INPUT_SIZE = {"paper": 224, "tiny": 32}
+DROPOUT = {"paper": 0.5, "tiny": 0.0}  # the original's keep-probability 0.5; none for tiny (it slows learning)
 
 
 def same_padding(size: tuple[int, ...], kernel: tuple[int, ...], stride: tuple[int, ...]) -> list[int]:
@@ -113,7 +114,7 @@ class I3D(VideoClassifier):
 
     head_prefix = "logits."
 
-    def __init__(self, num_classes: int, preset: str = "tiny", dropout: float = 0.5):
+    def __init__(self, num_classes: int, preset: str = "tiny"):
         super().__init__("i3d", preset, num_classes)
         self.input_size = INPUT_SIZE[preset]
         layers = PAPER_LAYERS if preset == "paper" else TINY_LAYERS
@@ -131,7 +132,7 @@ class I3D(VideoClassifier):
                 self.add_module(name, block)
                 in_ch = block.out_channels
         self.features = in_ch
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = nn.Dropout(DROPOUT[preset])
         self.logits = Unit3D(in_ch, num_classes, bn_relu=False)
 
     def classify(self, videos: torch.Tensor) -> torch.Tensor:

@@ -48,9 +48,14 @@ class MixedBlock2d(nn.Module):
 
 
 class TinyInception(nn.Sequential):
-    """Small Inception network: ``(N, 3, 32, 32)`` normalised -> features ``(N, 96)``."""
+    """Small Inception network: ``(N, 3, 32, 32)`` normalised -> features ``(N, 96 * grid * grid)``.
 
-    def __init__(self, dropout: float = 0.2):
+    The last feature map is average-pooled to a ``grid x grid`` layout rather
+    than to one vector: at this scale global pooling discards where things
+    are, which the recurrent head needs to follow motion.
+    """
+
+    def __init__(self, grid: int = 4):
         mixed_5b = MixedBlock2d(32, (16, 12, 16, 12, 16, 16))
         mixed_6b = MixedBlock2d(mixed_5b.out_channels, (24, 16, 24, 16, 24, 24))
         super().__init__(
@@ -60,11 +65,10 @@ class TinyInception(nn.Sequential):
             mixed_5b,
             nn.MaxPool2d(3, 2, 1),
             mixed_6b,
-            nn.AdaptiveAvgPool2d(1),
+            nn.AdaptiveAvgPool2d(grid),
             nn.Flatten(),
-            nn.Dropout(dropout),
         )
-        self.out_features = mixed_6b.out_channels
+        self.out_features = mixed_6b.out_channels * grid * grid
 
 
 class FrameCNN(nn.Module):
