@@ -27,14 +27,24 @@ def load_weights_file(path: str | Path) -> dict[str, torch.Tensor]:
             state = load_file(str(path))
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, SafetensorError, RuntimeError, EOFError, OSError, ValueError) as err:
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise InvalidCheckpointError(f"cannot load weights file {path} safely: {first_line}") from None
+    except pickle.UnpicklingError as err:
+        reason = _first_sentence(str(err).split("WeightsUnpickler error: ")[-1])
+        raise InvalidCheckpointError(
+            f"refusing weights file {path}: the safe unpickler rejected it ({reason});"
+            " only .safetensors files and torch.save state dicts of tensors are loaded, never other objects"
+        ) from None
+    except (SafetensorError, RuntimeError, EOFError, OSError, ValueError) as err:
+        raise InvalidCheckpointError(f"cannot read weights file {path}: {_first_sentence(str(err))}") from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise InvalidCheckpointError(f"weights file {path} does not hold a state dict of tensors")
     return {k.removeprefix("module."): v for k, v in state.items()}
+
+
+def _first_sentence(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[0].split(". ")[0] if lines else "unreadable"
 
 
 def _summarise(keys: list[str], limit: int = 4) -> str:
