@@ -71,9 +71,14 @@ def comparable(records):
 
 
 def stored(path: Path) -> list[dict]:
-    db = sqlite3.connect(str(path))
+    """Every record in a run's database ([] while the database is still being created)."""
+    db = sqlite3.connect(str(path), timeout=30)
     try:
         return [json.loads(text) for (text,) in db.execute("SELECT record FROM results")]
+    except sqlite3.OperationalError as err:
+        if "no such table" in str(err):
+            return []
+        raise
     finally:
         db.close()
 

@@ -205,6 +205,29 @@ def _save_example(out: Path, key: str, position: int, record: dict, clean: torch
     os.replace(tmp, target)
 
 
+def _run_batch(config: ExperimentConfig, dataset, model, cell: PreparedCell, repeat: int, positions: list[int],
+               order: list[int], device: torch.device, out: Path, store: ResultStore) -> None:
+    """Attack one batch of one cell and repeat; store its records in one transaction."""
+    from deepsava.runtime import seed_everything
+
+    indices = [order[p] for p in positions]
+    items = [dataset[i] for i in indices]
+    videos = torch.stack([clip for clip, _ in items]).to(device)
+    labels = torch.tensor([y for _, y in items], device=device)
+    seed = derived_seed(config.seed, repeat, positions[0])
+    seed_everything(seed)
+    result = build_attack(model, cell.spec.attack, seed=seed)(videos, labels)
+    records = result.to_records([dataset.video_ids[i] for i in indices])
+    for p, record in zip(positions, records):
+        record.update(repeat=repeat, position=p, batch=positions[0], model=cell.spec.model, method=cell.spec.method,
+                      device=str(device))
+    if repeat == 0:
+        for j, (p, record) in enumerate(zip(positions, records)):
+            if p < config.examples:
+                _save_example(out, cell.key, p, record, videos[j].cpu(), result.adversarial[j])
+    store.add_results(cell.key, repeat, records)
+
+
 def resume_command(config: ExperimentConfig, out: Path, limit: int | None, device: str) -> str:
     parts = ["deepsava", "experiment", config.path or "CONFIG.yaml", "--out", str(out)]
     if limit is not None:
@@ -224,7 +247,7 @@ def run_experiment(config: str | Path | ExperimentConfig, out: str | Path | None
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from deepsava.runtime import resolve_device, seed_everything
+    from deepsava.runtime import resolve_device
 
     console = console or Console()
     if not isinstance(config, ExperimentConfig):
@@ -267,34 +290,18 @@ def run_experiment(config: str | Path | ExperimentConfig, out: str | Path | None
                    TimeElapsedColumn(), TimeRemainingColumn())
         with _StopFlag() as flag, Progress(*columns, console=console, disable=not progress) as bar:
             task = bar.add_task(config.name, total=outcome.videos_total, completed=outcome.videos_done)
-            for r, cell, positions in plan:
-                if flag.stop:
-                    outcome.interrupted = True
-                    break
-                bar.update(task, description=f"r{r + 1}/{config.repeats} {cell.spec.model} · {cell.spec.label}")
-                indices = [orders[r][p] for p in positions]
-                items = [dataset[i] for i in indices]
-                videos = torch.stack([clip for clip, _ in items]).to(dev)
-                labels = torch.tensor([y for _, y in items], device=dev)
-                seed = derived_seed(config.seed, r, positions[0])
-                seed_everything(seed)
-                attack = build_attack(models[cell.spec.model], cell.spec.attack, seed=seed)
-                result = attack(videos, labels)
-                ids = [dataset.video_ids[i] for i in indices]
-                records = result.to_records(ids)
-                for p, record in zip(positions, records):
-                    record.update(repeat=r, position=p, batch=positions[0], model=cell.spec.model,
-                                  method=cell.spec.method, device=str(dev))
-                if r == 0:
-                    for j, (p, record) in enumerate(zip(positions, records)):
-                        if p < config.examples:
-                            _save_example(out, cell.key, p, record, videos[j].cpu(), result.adversarial[j])
-                store.add_results(cell.key, r, records)
-                outcome.batches_run += 1
-                outcome.videos_done += len(positions)
-                bar.update(task, completed=outcome.videos_done)
-            else:
-                outcome.interrupted = flag.stop and outcome.videos_done < outcome.videos_total
+            try:
+                for r, cell, positions in plan:
+                    if flag.stop:
+                        break
+                    bar.update(task, description=f"r{r + 1}/{config.repeats} {cell.spec.model} · {cell.spec.label}")
+                    _run_batch(config, dataset, models[cell.spec.model], cell, r, positions, orders[r], dev, out, store)
+                    outcome.batches_run += 1
+                    outcome.videos_done += len(positions)
+                    bar.update(task, completed=outcome.videos_done)
+            except KeyboardInterrupt:  # a second Ctrl-C: the batch in progress is dropped, stored ones are whole
+                pass
+            outcome.interrupted = outcome.videos_done < outcome.videos_total
 
         outcome.summary = summarize_cells(store, cells, dataset, orders)
     (out / "summary.json").write_text(json.dumps(_jsonable(outcome.summary), indent=2) + "\n")
