@@ -35,6 +35,15 @@ class Sensitive(torch.nn.Module):
         return self.fc(features.view(b, t, -1).mean(dim=1))
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Single-threaded torch: on a shared 2-core machine extra threads spin-wait and run many times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def first_frame():
     """A model that only sees frame 0 (what the first-frame baselines attack), 8 clips of 8 frames."""

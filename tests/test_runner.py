@@ -23,6 +23,15 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Single-threaded torch: on a shared 2-core machine extra threads spin-wait and run many times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
     """A cache for the generated data and a random tiny CNN+LSTM checkpoint over 2 synth-actions classes."""
@@ -208,12 +217,7 @@ def test_kill_and_resume_equals_an_uninterrupted_run(workdir, tmp_path):
     total = 2 * 2 * 6  # cells x repeats x videos
 
     # Reference: one uninterrupted run (in this process, single-threaded like the subprocesses).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        reference = run_experiment(config_path, out=tmp_path / "reference", device="cpu", progress=False)
-    finally:
-        torch.set_num_threads(threads)
+    reference = run_experiment(config_path, out=tmp_path / "reference", device="cpu", progress=False)
     assert reference.videos_done == total and not reference.interrupted
 
     # Killed with SIGKILL once at least one batch is stored and work remains.
