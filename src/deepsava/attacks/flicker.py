@@ -20,6 +20,11 @@ expressed on our [0, 1] scale; frames are then clipped to [0, 1]. Adam with the
 paper's learning rate 0.01 for all methods (Pony et al. use 0.001), beta1 = beta2
 = 0.1, kappa = 0.05 on the logits, 100 steps, early stop per video as DeepSAVA.
 
+ART's ``OverTheAirFlickeringPyTorch`` differs in the optimiser (signed steps of a
+fixed size, no early stop, no bound on the offsets other than [0, 1]) and puts
+the margin on softmax probabilities; ``tests/test_baselines.py`` checks that the
+two reach comparable fooling rates at the same offset bound.
+
 :class:`Flicker` flickers every frame (the original, dense attack);
 :class:`SparseFlicker` restricts the offsets to ``frames`` frames chosen by a
 selector (default the first ones), the paper's Sparse Flickering baseline.
