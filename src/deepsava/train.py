@@ -51,7 +51,7 @@ def train_classifier(
     ``augment`` shifts every clip by up to 4 pixels (the same shift for all
     its frames; no flips, which would change direction-dependent actions).
     """
-    _check_positive(epochs=epochs, lr=lr, batch_size=batch_size)
+    _check_positive(epochs=epochs, lr=lr, batch_size=batch_size, training_videos=len(train_set))
     generator = seed_everything(seed)
     model.to(device)
     loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, generator=generator)

@@ -3,8 +3,8 @@
 ``FrameCNN`` (pixels in ``[0, 1]`` -> pooled features) is shared with the
 recurrent models. The ``paper`` preset is torchvision's ``inception_v3``
 architecture at 299x299; ``tiny`` keeps the Inception structure (stem, mixed
-blocks of 1x1 | 3x3 | double 3x3 | pool branches, global pooling) at small
-widths on 32x32 frames.
+blocks of 1x1 | 3x3 | double 3x3 | pool branches, pooling) at small widths on
+32x32 frames.
 """
 
 import torch
@@ -123,7 +123,7 @@ class InceptionV3(VideoClassifier):
         return logits.view(b, t, -1).mean(1)
 
     def translate_state_dict(self, state: dict) -> tuple[dict, tuple[str, ...]]:
-        """Accept this model's own keys or torchvision's ImageNet file (its 1000-class fc is replaced)."""
+        """Accept this model's own keys or torchvision's ImageNet file (its fc is kept only for 1000 classes)."""
         if is_torchvision_inception(state):
             renamed = torchvision_to_frame_cnn(state)
             renamed.update({k: v for k, v in state.items() if k.startswith("fc.")})
