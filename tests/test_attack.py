@@ -173,3 +173,18 @@ def test_bad_inputs_give_clear_errors(one_frame):
         attack(nan, labels)
     with pytest.raises(InvalidVideoError, match="shape"):
         attack(videos[0], labels)
+
+
+def test_attack_runs_in_eval_mode_and_restores_the_callers_mode(one_frame):
+    model, videos, labels = one_frame
+    model.train()
+    seen = []
+    hook = model.register_forward_pre_hook(lambda m, _: seen.append(m.training))
+    try:
+        DeepSAVA(model, frames=1, selector="first", steps=2)(videos, labels)
+    finally:
+        hook.remove()
+        training_after = model.training
+        model.eval()
+    assert seen and not any(seen)
+    assert training_after

@@ -91,7 +91,7 @@ class VideoAttack:
             raise InvalidArgumentError(f"frames must be a positive integer, got {frames!r}")
         if not isinstance(steps, int) or steps <= 0:
             raise InvalidArgumentError(f"steps must be a positive integer, got {steps!r}")
-        self.model = model.eval()
+        self.model = model
         self.frames = frames
         self.steps = steps
         self.targeted = targeted
@@ -149,6 +149,15 @@ class VideoAttack:
         return checked[0], checked[1]
 
     def __call__(self, videos: torch.Tensor, labels, targets=None) -> AttackResult:
+        """Attack a batch with the model in eval mode (its previous mode is restored afterwards)."""
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            return self._attack(videos, labels, targets)
+        finally:
+            self.model.train(was_training)
+
+    def _attack(self, videos: torch.Tensor, labels, targets) -> AttackResult:
         labels, targets = self._check(videos, labels, targets)
         start = time.perf_counter()
         with torch.no_grad():
