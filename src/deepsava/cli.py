@@ -25,6 +25,28 @@ def main(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks
 # --- commands (each block owned by the module it calls) -------------------------------
 
 
+# --- report (deepsava.evaluate.report) ---
+@app.command("report")
+def report_command(
+    run_dir: str = typer.Argument(..., help="Run folder of `deepsava experiment` (results.sqlite) or `deepsava attack --out`."),
+    out: Optional[str] = typer.Option(None, help="Folder for report.md, report.html, figures/ and videos/; default RUN_DIR/report."),
+    videos: int = typer.Option(3, help="Example videos drawn as Figure-8-style strips (0: none)."),
+    mp4: bool = typer.Option(True, help="Write each example as an H.264 mp4, original next to adversarial."),
+) -> None:
+    """Write a Markdown report and one self-contained HTML page: the paper's tables, plots, example strips and videos."""
+    import warnings
+
+    from deepsava.evaluate.report import write_report
+
+    warnings.filterwarnings("ignore", message=".*torch.jit.script.* is deprecated")
+    outcome = write_report(run_dir, out=out, videos=videos, mp4=mp4)
+    if outcome.partial:
+        typer.echo("partial run: some cells hold fewer results than planned (marked in the report)")
+    typer.echo(f"tables: {len(outcome.tables)}, plots: {len(outcome.plots)}, example videos: {outcome.examples}")
+    typer.echo(f"markdown: {outcome.markdown}")
+    typer.echo(f"html: {outcome.html}")
+
+
 # --- experiment (deepsava.evaluate.runner) ---
 @app.command("experiment")
 def experiment_command(

@@ -1,0 +1,311 @@
+"""deepsava report: tables equal to the store's numbers, a self-contained HTML page, partial runs, clear errors."""
+
+import html.parser
+import json
+import os
+import re
+import shutil
+import sqlite3
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from deepsava.errors import InvalidArgumentError
+from deepsava.evaluate.report import base_label, load_run, write_report
+from deepsava.evaluate.runner import run_experiment, summarize_store
+from deepsava.io import read_frames, video_info
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Single-threaded torch: on a shared 2-core machine extra threads spin-wait."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    root = tmp_path_factory.mktemp("report")
+    previous = os.environ.get("DEEPSAVA_CACHE")
+    os.environ["DEEPSAVA_CACHE"] = str(root / "cache")
+    yield root
+    if previous is None:
+        os.environ.pop("DEEPSAVA_CACHE", None)
+    else:
+        os.environ["DEEPSAVA_CACHE"] = previous
+
+
+@pytest.fixture(scope="module")
+def run_dir(cache):
+    """A finished tiny experiment: a random tiny CNN+LSTM over 2 synth-actions classes, 4-frame clips,
+    Sparse and DeepSAVA on 1 frame, Sparse on [1, 2] frames, DeepSAVA with lam in [0.5, 1.0]; 4 videos x 2 repeats."""
+    from deepsava.models import create_model, save_checkpoint
+
+    torch.manual_seed(0)
+    save_checkpoint(create_model("cnn-lstm", 2, "tiny"), cache / "lstm",
+                    {"classes": ["move-left", "move-right"], "dataset": "synth-actions"})
+    steps = {"steps": 8, "lr": 0.1}
+    config = {
+        "name": "tiny-report",
+        "description": "report test run",
+        "dataset": {"name": "synth-actions", "frames": 4, "size": 64,
+                    "options": {"num_classes": 2, "videos_per_class": 10, "progress": False}},
+        "models": {"lstm": {"checkpoint": str(cache / "lstm")}},
+        "videos": 4, "repeats": 2, "batch_size": 2, "examples": 2,
+        "cells": [
+            {"label": "Sparse", "attack": {"method": "sparse", "frames": 1, "lam": 0.1, **steps}},
+            {"label": "DeepSAVA", "attack": {"method": "deepsava", "frames": 1, "selector": "first", **steps}},
+            {"label": "Sparse sweep", "attack": {"method": "sparse", "frames": [1, 2], "lam": 0.2, **steps}},
+            {"label": "DeepSAVA lam", "attack": {"method": "deepsava", "frames": 1, "selector": "first",
+                                                 "lam": [0.5, 1.0], **steps}},
+        ],
+    }
+    path = cache / "tiny.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    out = cache / "run"
+    outcome = run_experiment(path, out=out, device="cpu", progress=False)
+    assert outcome.videos_done == outcome.videos_total == 6 * 4 * 2
+    return out
+
+
+class Links(html.parser.HTMLParser):
+    """Every src/href of a page, and every id."""
+
+    def __init__(self):
+        super().__init__()
+        self.refs, self.ids, self.tags = [], set(), []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        for name, value in attrs:
+            if name in ("src", "href"):
+                self.refs.append((tag, value))
+            if name == "id":
+                self.ids.add(value)
+
+
+def check_page(page: Path) -> Links:
+    """The HTML parses; every src/href is a data: URI, an in-page anchor that exists, or a relative file that exists."""
+    parser = Links()
+    parser.feed(page.read_text())
+    parser.close()
+    assert "html" in parser.tags and "table" in parser.tags
+    for tag, ref in parser.refs:
+        if ref.startswith("data:"):
+            assert tag == "img" and ref.startswith("data:image/png;base64,")
+        elif ref.startswith("#"):
+            assert ref[1:] in parser.ids, ref
+        else:
+            assert "://" not in ref and not ref.startswith("/"), ref  # relative, nothing external
+            assert (page.parent / ref).is_file(), ref
+    return parser
+
+
+def markdown_rows(text: str, title: str) -> list[dict]:
+    """The rows of the Markdown table under the heading ``## title`` as dicts (bold markers removed)."""
+    section = text.split(f"## {title}\n\n", 1)[1]
+    lines = []
+    for line in section.splitlines():
+        if not line.startswith("|"):
+            break
+        lines.append(line)
+    assert re.fullmatch(r"\|(-{3}:?\||-{2}:\|)+", lines[1])  # the separator row
+    rows = [[c.strip().replace("**", "") for c in re.split(r"(?<!\\)\|", line)[1:-1]] for line in lines]
+    return [dict(zip(rows[0], row)) for row in rows[2:]]
+
+
+def percent(text: str) -> float:
+    return float(re.match(r"([\d.]+)%", text).group(1)) / 100
+
+
+# -- experiment runs --------------------------------------------------------------------------------
+
+
+def test_report_of_an_experiment(run_dir, tmp_path):
+    out = tmp_path / "report"
+    outcome = write_report(run_dir, out=out, videos=2)
+    assert outcome.markdown == out / "report.md" and outcome.html == out / "report.html" and not outcome.partial
+
+    # The Markdown per-cell table holds the store's fooling rates (and counts).
+    text = outcome.markdown.read_text()
+    rows = {(r["model"], r["cell"]): r for r in markdown_rows(text, "Results per cell")}
+    summary = summarize_store(run_dir / "results.sqlite")
+    assert len(rows) == len(summary) == 6
+    for cell in summary:
+        row = rows[(cell["model"], cell["label"])]
+        assert percent(row["FR"]) == pytest.approx(cell["fooling_rate"], abs=5e-4)
+        if not np.isnan(cell["fr_ci"]):
+            assert float(row["FR"].split("±")[1].strip(" %")) / 100 == pytest.approx(cell["fr_ci"], abs=5e-4)
+        assert row["n"] == f"{cell['attacked']}/{cell['videos']}" and row["status"] == "complete"
+    assert any(c["fooling_rate"] > 0 for c in summary)  # something to look at
+
+    # The pivots the cells allow: Table 3/6 (unswept cells), Figure 6 data (frames), Table 9 (lambda).
+    t3 = {r["attack method"]: r for r in markdown_rows(text, "Table 3: comparison of methods per model"
+                                                             " (FR ± 99% CI over repeats, ANI)")}
+    assert set(t3) == {"Sparse", "DeepSAVA"}
+    by_label = {c["label"]: c for c in summary}
+    assert percent(t3["Sparse"]["FR"]) == pytest.approx(by_label["Sparse"]["fooling_rate"], abs=5e-4)
+    fig6 = markdown_rows(text, "Figure 6 data: FR against the number of attacked frames")
+    assert [r["attack method"] for r in fig6] == ["Sparse sweep"]
+    assert percent(fig6[0]["2 frames"]) == pytest.approx(by_label["Sparse sweep (frames=2)"]["fooling_rate"], abs=5e-4)
+    t9 = markdown_rows(text, "Table 9: the SSIM weight λ (FR, ASP(SSIM))")
+    assert [r["λ"] for r in t9] == ["0.5", "1.0"]
+    assert "Table 7" not in text and "Table 5" not in text  # modes and budgets do not vary here
+
+    # Plots and strips as files next to the Markdown; every Markdown link resolves.
+    for ref in re.findall(r"\]\(([^)]+)\)", text):
+        assert (out / ref).is_file(), ref
+    assert (out / "figures" / "figure6.png").is_file() and (out / "figures" / "lambda.png").is_file()
+    assert outcome.examples == 2 and len(outcome.videos) == 2
+    assert "flow field is not stored" in text  # the runner's examples hold the difference only, and we say so
+    assert re.search(r"before: move-(left|right), after: move-(left|right)", text)  # class names, not numbers
+
+    # The HTML page: parses, images embedded, only existing relative files linked.
+    page = check_page(outcome.html)
+    assert sum(tag == "img" for tag, _ in page.refs) == 2 + 2  # two plots, two strips
+    videos = [ref for tag, ref in page.refs if tag == "video"]
+    assert len(videos) == 2 and all(ref.endswith(".mp4") for ref in videos)
+
+    # Each mp4: the original next to the adversarial video, H.264, every frame, even size.
+    info = video_info(outcome.videos[0])
+    assert info.frames == 4 and info.height % 2 == 0 and info.width % 2 == 0 and info.width > 2 * info.height - 20
+    clip = read_frames(outcome.videos[0])
+    half = (info.width - 6) // 2  # left: original, right: adversarial (a white 2-pixel gap, scaled x3)
+    assert (clip[:, :, : info.height - 12, :half] - clip[:, :, : info.height - 12, -half:]).abs().mean() > 0.001
+
+
+def test_report_of_a_partial_run_is_flagged(run_dir, tmp_path):
+    partial = tmp_path / "partial"
+    shutil.copytree(run_dir, partial, ignore=shutil.ignore_patterns("report"))
+    db = sqlite3.connect(str(partial / "results.sqlite"))
+    key, label = db.execute("SELECT cell_key, label FROM cells WHERE label = 'DeepSAVA'").fetchone()
+    with db:  # as if killed after the first batch of this cell's second repeat... minus the rest
+        db.execute("DELETE FROM results WHERE cell_key = ? AND repeat = 1", (key,))
+    db.close()
+
+    outcome = write_report(partial, videos=0)
+    assert outcome.partial and outcome.markdown.parent == partial / "report"
+    text = outcome.markdown.read_text()
+    assert "**Partial run**: 1 of 6 cells hold fewer results than planned (44 of 48 videos stored)" in text
+    assert "Resume with: deepsava experiment" in text
+    rows = {r["cell"]: r for r in markdown_rows(text, "Results per cell")}
+    assert rows["DeepSAVA"]["status"] == "partial (4 of 8)" and rows["Sparse"]["status"] == "complete"
+    stored = {c["label"]: c for c in summarize_store(partial / "results.sqlite")}
+    assert percent(rows["DeepSAVA"]["FR"]) == pytest.approx(stored["DeepSAVA"]["fooling_rate"], abs=5e-4)
+    page = check_page(outcome.html)
+    assert "partial" in page.ids
+
+
+def test_flow_field_is_drawn_when_the_examples_hold_it(run_dir, tmp_path):
+    copy = tmp_path / "with-flow"
+    shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("report"))
+    for path in (copy / "examples").rglob("*.npz"):
+        with np.load(path) as data:
+            item = {k: data[k] for k in data.files}
+        k, _, h, w = item["delta"].shape
+        item["flow"] = np.ones((k, 2, h, w), dtype=np.float16) * 0.5
+        np.savez_compressed(path, **item)
+    text = write_report(copy, videos=1, mp4=False).markdown.read_text()
+    assert "flow field is not stored" not in text and "videos/" not in text
+
+
+def test_flow_colours_follow_direction_and_length():
+    from deepsava.evaluate.figures import flow_to_rgb
+
+    h = w = 4
+    right, left, still = np.zeros((2, h, w)), np.zeros((2, h, w)), np.zeros((2, h, w))
+    right[0], left[0] = 1.0, -1.0
+    field = np.concatenate([right, left, still], axis=2)  # (2, 4, 12)
+    rgb = flow_to_rgb(field)
+    assert np.allclose(rgb[:, 8:], 1.0)  # no motion is white
+    assert not np.allclose(rgb[0, 0], rgb[0, 4])  # opposite directions, different hues
+    assert np.allclose(rgb[:, :4], rgb[0, 0]) and rgb[0, 0].min() < 0.1  # full length: a saturated colour
+
+
+# -- attack runs (deepsava attack --out) --------------------------------------------------------------
+
+
+def test_report_of_an_attack_folder(cache, tmp_path):
+    sys.path.insert(0, str(Path(__file__).parent))
+    from toymodels import FramePooling
+
+    from deepsava.attacks import DeepSAVA
+    from deepsava.data import load_dataset
+    from deepsava.evaluate.attack_job import attack_dataset, prepare_output
+
+    data = load_dataset("synth-actions", split="test", frames=4, size=64, num_classes=2, videos_per_class=10,
+                        progress=False)
+    model = FramePooling(num_classes=2)
+    folder = prepare_output(tmp_path / "attack", force=False)
+    records = attack_dataset(DeepSAVA(model, frames=1, selector="first", steps=8, lr=0.1), data, [0, 1, 3, 4], 2,
+                             torch.device("cpu"), folder, save_videos=True, progress=False)
+
+    outcome = write_report(folder, videos=2)
+    text = outcome.markdown.read_text()
+    row = markdown_rows(text, "Results per cell")[0]
+    fooled = [r for r in records if r["clean_correct"]]
+    assert percent(row["FR"]) == pytest.approx(sum(r["success"] for r in fooled) / len(fooled), abs=5e-4)
+    assert row["status"] == "–" and not outcome.partial
+    assert outcome.examples == 2 and len(outcome.videos) == 2
+    check_page(outcome.html)
+    # The attack folder does not name its dataset: the original is found in the cached split (checked against the
+    # unperturbed frames), and shown next to the adversarial video.
+    assert "Original video unavailable" not in text and "(mp4" in text
+    info = video_info(outcome.videos[0])
+    assert info.width > 2 * (info.height - 12)  # side by side
+
+    # Killed before the summary: still a report, flagged partial.
+    (folder / "summary.json").unlink()
+    outcome = write_report(folder, videos=0)
+    assert outcome.partial and "summary.json is missing" in outcome.markdown.read_text()
+
+
+# -- errors -------------------------------------------------------------------------------------------
+
+
+def test_missing_or_empty_run_folders_give_one_clear_line(tmp_path, monkeypatch, capsys):
+    with pytest.raises(InvalidArgumentError, match=r"^run folder .*nowhere does not exist$"):
+        write_report(tmp_path / "nowhere")
+    with pytest.raises(InvalidArgumentError, match="holds no results: neither results.sqlite"):
+        write_report(tmp_path)
+    from deepsava.evaluate.store import ResultStore
+
+    with ResultStore(tmp_path / "results.sqlite") as store:
+        store.add_cell("k", "cell", {"attack": {"spec": {"method": "sparse"}}})
+    with pytest.raises(InvalidArgumentError, match="holds no results yet"):
+        load_run(tmp_path)
+    assert not (tmp_path / "report").exists()
+
+    from deepsava import cli
+
+    monkeypatch.setattr(sys, "argv", ["deepsava", "report", str(tmp_path / "nowhere")])
+    with pytest.raises(SystemExit) as exit_:
+        cli.run()
+    assert exit_.value.code == InvalidArgumentError.exit_code
+    assert capsys.readouterr().err.strip() == f"error: run folder {tmp_path / 'nowhere'} does not exist"
+
+
+def test_cli_report_prints_the_paths(run_dir, tmp_path, monkeypatch, capsys):
+    from deepsava import cli
+
+    out = tmp_path / "cli-report"
+    monkeypatch.setattr(sys, "argv", ["deepsava", "report", str(run_dir), "--out", str(out), "--videos", "1", "--no-mp4"])
+    with pytest.raises(SystemExit) as exit_:
+        cli.run()
+    assert exit_.value.code in (0, None)
+    printed = capsys.readouterr().out
+    assert f"html: {out / 'report.html'}" in printed and (out / "report.html").is_file()
+    assert not (out / "videos").exists() or not any((out / "videos").iterdir())
+
+
+def test_base_label_strips_only_the_sweep_suffix():
+    assert base_label("Sparse (frames=2)", {"frames": 2}) == "Sparse"
+    assert base_label("D+S (BO) (frames=1, lam=1.0)", {"frames": 1, "lam": 1.0}) == "D+S (BO)"
+    assert base_label("DeepSAVA (BO)", {"frames": 1}) == "DeepSAVA (BO)"
+    assert base_label("X (frames=3)", {"frames": 2}) == "X (frames=3)"
