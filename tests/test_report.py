@@ -215,6 +215,24 @@ def test_flow_field_is_drawn_when_the_examples_hold_it(run_dir, tmp_path):
     assert "flow field is not stored" not in text and "videos/" not in text
 
 
+def test_without_the_dataset_the_strip_shows_the_difference_and_says_why(run_dir, tmp_path):
+    copy = tmp_path / "no-data"
+    shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("report"))
+    db = sqlite3.connect(str(copy / "results.sqlite"))
+    with db:  # as if the run's UCF101 folder had moved away
+        for key, text in db.execute("SELECT cell_key, config FROM cells").fetchall():
+            config = json.loads(text)
+            config["dataset"].update(name="ucf101", root=str(tmp_path / "moved"), options={})
+            db.execute("UPDATE cells SET config = ? WHERE cell_key = ?", (json.dumps(config), key))
+    db.close()
+    outcome = write_report(copy, videos=1)
+    text = outcome.markdown.read_text()
+    assert outcome.examples == 1 and not outcome.videos and (copy / "report" / "figures" / "example-1.png").is_file()
+    assert "Clean frames unavailable: its dataset could not be loaded again" in text and "no video is written" in text
+    assert "true class move-" in text  # class names from the checkpoint's metadata instead
+    check_page(outcome.html)
+
+
 def test_flow_colours_follow_direction_and_length():
     from deepsava.evaluate.figures import flow_to_rgb
 
@@ -231,7 +249,7 @@ def test_flow_colours_follow_direction_and_length():
 # -- attack runs (deepsava attack --out) --------------------------------------------------------------
 
 
-def test_report_of_an_attack_folder(cache, tmp_path):
+def test_report_of_an_attack_folder(cache, tmp_path, monkeypatch):
     sys.path.insert(0, str(Path(__file__).parent))
     from toymodels import FramePooling
 
@@ -260,6 +278,12 @@ def test_report_of_an_attack_folder(cache, tmp_path):
     info = video_info(outcome.videos[0])
     assert info.width > 2 * (info.height - 12)  # side by side
 
+    # Without the original (no cached split): the adversarial video alone, and the report says so.
+    monkeypatch.setenv("DEEPSAVA_CACHE", str(tmp_path / "empty-cache"))
+    text = write_report(folder, out=tmp_path / "alone", videos=1).markdown.read_text()
+    assert "Original video unavailable: no matching original was found" in text
+    assert "the mp4 shows the adversarial video alone" in text
+
     # Killed before the summary: still a report, flagged partial.
     (folder / "summary.json").unlink()
     outcome = write_report(folder, videos=0)
@@ -280,6 +304,10 @@ def test_missing_or_empty_run_folders_give_one_clear_line(tmp_path, monkeypatch,
         store.add_cell("k", "cell", {"attack": {"spec": {"method": "sparse"}}})
     with pytest.raises(InvalidArgumentError, match="holds no results yet"):
         load_run(tmp_path)
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "results.sqlite").write_bytes(b"not a database, honestly" * 100)
+    with pytest.raises(InvalidArgumentError, match="results.sqlite is not a readable result database"):
+        write_report(tmp_path / "bad")
     assert not (tmp_path / "report").exists()
 
     from deepsava import cli
@@ -295,7 +323,8 @@ def test_cli_report_prints_the_paths(run_dir, tmp_path, monkeypatch, capsys):
     from deepsava import cli
 
     out = tmp_path / "cli-report"
-    monkeypatch.setattr(sys, "argv", ["deepsava", "report", str(run_dir), "--out", str(out), "--videos", "1", "--no-mp4"])
+    monkeypatch.setattr(sys, "argv",
+                        ["deepsava", "report", str(run_dir), "--out", str(out), "--videos", "1", "--no-mp4"])
     with pytest.raises(SystemExit) as exit_:
         cli.run()
     assert exit_.value.code in (0, None)

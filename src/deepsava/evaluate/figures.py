@@ -116,11 +116,11 @@ def colour_wheel(size: int = 64) -> np.ndarray:
 
 @dataclass
 class StripRow:
-    """One perturbed frame of one video: images (H, W, 3) in [0, 1] (clean may be None when unknown)."""
+    """One perturbed frame of one video: images (H, W, 3) in [0, 1] (clean and adversarial None when unknown)."""
 
     frame: int
     clean: np.ndarray | None
-    adversarial: np.ndarray
+    adversarial: np.ndarray | None
     delta: np.ndarray  # adversarial - clean, (H, W, 3)
     flow: np.ndarray | None = None  # (2, H, W) pixels, when the run saved it
 
@@ -139,7 +139,8 @@ def strip_figure(rows: list[StripRow], title: str, before: str, after: str, fool
     """
     with_flow = any(r.flow is not None for r in rows)
     with_clean = any(r.clean is not None for r in rows)
-    columns = ["clean"] * with_clean + ["adversarial", "difference"] + ["flow"] * with_flow
+    with_adversarial = any(r.adversarial is not None for r in rows)
+    columns = ["clean"] * with_clean + ["adversarial"] * with_adversarial + ["difference"] + ["flow"] * with_flow
     fig = _figure(2.3 * len(columns), 2.5 * len(rows) + 0.5)
     axes = fig.subplots(len(rows), len(columns), squeeze=False)
     for i, row in enumerate(rows):
@@ -147,10 +148,14 @@ def strip_figure(rows: list[StripRow], title: str, before: str, after: str, fool
         panels = []
         if with_clean:
             panels.append((row.clean, f"clean, frame {row.frame}", f"pred: {before}", "black"))
-        panels.append((row.adversarial, f"adversarial, frame {row.frame}", f"pred: {after}",
-                       "red" if fooled else "black"))
-        panels.append((np.clip(0.5 + row.delta * gain, 0, 1), f"difference ×{gain:.0f}",
-                       f"max |Δ| {np.abs(row.delta).max():.3f}", "black"))
+        if with_adversarial:
+            panels.append((row.adversarial, f"adversarial, frame {row.frame}", f"pred: {after}",
+                           "red" if fooled else "black"))
+        foot = f"max |Δ| {np.abs(row.delta).max():.3f}"
+        if not with_adversarial:  # the predictions still belong on the strip
+            foot += f"; pred {before} → {after}"
+        panels.append((np.clip(0.5 + row.delta * gain, 0, 1), f"difference ×{gain:.0f}", foot,
+                       "red" if fooled and not with_adversarial else "black"))
         if with_flow:
             if row.flow is not None:
                 length = float(np.hypot(row.flow[0], row.flow[1]).max())

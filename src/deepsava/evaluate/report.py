@@ -76,6 +76,7 @@ class CellView:
     spec: dict = field(default_factory=dict)  # the parameters the configuration names explicitly (with method)
     planned: int | None = None  # results the configuration planned (videos x repeats); None when unknown
     dataset: dict | None = None  # the canonical dataset specification (experiment runs)
+    checkpoint: str | None = None  # the model's checkpoint as the configuration names it (experiment runs)
     unfinished: str = ""  # why the cell is partial when the plan is unknown (attack runs)
 
     @property
@@ -122,7 +123,8 @@ def load_run(run_dir: str | Path) -> Run:
     if not folder.exists():
         raise InvalidArgumentError(f"run folder {folder} does not exist")
     if not folder.is_dir():
-        raise InvalidArgumentError(f"{folder} is not a folder: give the run folder of deepsava experiment or attack --out")
+        raise InvalidArgumentError(
+            f"{folder} is not a folder: give the run folder of deepsava experiment or deepsava attack --out")
     if (folder / DB_NAME).is_file():
         return _load_experiment(folder)
     if (folder / "records.jsonl").is_file():
@@ -178,7 +180,8 @@ def _load_experiment(folder: Path) -> Run:
         raise InvalidArgumentError(f"{db} is not a readable result database ({err})") from None
     total = sum(counts.values())
     if not total:
-        raise InvalidArgumentError(f"{folder} holds no results yet ({db} has no stored video): run or resume the experiment first")
+        raise InvalidArgumentError(
+            f"{folder} holds no results yet ({db} has no stored video): run or resume the experiment first")
     summaries = {row["cell_key"]: row for row in summarize_store(db)}
     source = meta.get("config_source", "")
     config, count = _plan(source, meta.get("resume_command", ""))
@@ -203,10 +206,11 @@ def _load_experiment(folder: Path) -> Run:
             continue  # an empty cell of an earlier configuration
         params = {**attack.get("resolved", {}), **{k: v for k, v in spec.items() if k != "method"}}
         params.pop("seed", None)
-        stats = {k: v for k, v in summary.items() if k not in ("cell_key", "label", "model", "method", "attack", "config")} \
-            if summary else None
+        skip = ("cell_key", "label", "model", "method", "attack", "config")
+        stats = {k: v for k, v in summary.items() if k not in skip} if summary else None
         view = CellView(key, info["label"], base_label(info["label"], spec), model, spec.get("method", "?"), params,
-                        stats, spec=spec, dataset=canonical.get("dataset"))
+                        stats, spec=spec, dataset=canonical.get("dataset"),
+                        checkpoint=canonical.get("model", {}).get("checkpoint"))
         if config is not None and ident in planned_labels:
             view.planned = count * config.repeats
         if ident in latest and latest[ident].stats:
@@ -319,8 +323,8 @@ def cell_table(run: Run) -> Table:
     table.caption = ("FR: successful attacks over videos classified correctly before the attack"
                      + (f", mean ± 99% CI over {repeats} repeats" if repeats > 1 else "")
                      + ". ANI: mean iterations of the successes. AAP: the paper's average absolute perturbation"
-                       " (D_max 0.1 for l2,1, 1 − 0.92 for SSIM). ASP, SSIM, l2,1: means over successes (ASP = 1 − SSIM"
-                       " of the perturbed frames). n: attacked (correct before) / stored videos.")
+                       " (D_max 0.1 for l2,1, 1 − 0.92 for SSIM). ASP, SSIM, l2,1: means over successes"
+                       " (ASP = 1 − SSIM of the perturbed frames). n: attacked (correct before) / stored videos.")
     return table
 
 
@@ -354,7 +358,7 @@ def _sweep_lines(cells: list[CellView], axis: str) -> list[tuple[str, str, list[
 
 
 def table3_and_6(run: Run, exclude: set = frozenset()) -> list[Table]:
-    """Table 3 (FR ± CI, ANI) and Table 6 (with AAP) over the cells that are not part of a sweep (nor in ``exclude``)."""
+    """Table 3 (FR ± CI, ANI) and Table 6 (with AAP) over the cells not part of a sweep (nor in ``exclude``)."""
     groups: dict[tuple, list[CellView]] = {}
     for c in run.cells:
         if c.key in exclude:
@@ -445,8 +449,8 @@ def table9(run: Run) -> list[Table]:
                           " successful attacks (lower: less visible).")
     for model, label, members in lines:
         for c in members:
-            table.rows.append([model, label, str(float(c.params["lam"])), fr_text(c.stats), _num(c.stats["asp_ssim"], "{:.4f}"),
-                               f"{c.stats['attacked']}/{c.stats['videos']}"])
+            table.rows.append([model, label, str(float(c.params["lam"])), fr_text(c.stats),
+                               _num(c.stats["asp_ssim"], "{:.4f}"), f"{c.stats['attacked']}/{c.stats['videos']}"])
     return [table]
 
 
@@ -477,8 +481,8 @@ def table5(run: Run) -> list[Table]:
     columns = ["model", "constraint"] + ["FR", "s/video"] * len(methods)
     table = Table("table5", "Table 5: fixed l2,1 and SSIM budgets (FR and time)", columns,
                   groups=[("", 2)] + [(m, 2) for m in methods],
-                  caption="As the paper's Table 5 and B.14–B.16: every evaluated video is scaled back onto the budget;"
-                          " time is wall-clock seconds per attacked video (the paper gives totals).")
+                  caption="As the paper's Table 5 and B.14–B.16: every evaluated video is scaled back onto the"
+                          " budget; time is wall-clock seconds per attacked video (the paper gives totals).")
     for model in dict.fromkeys(c.model for c in cells):
         for constraint in sorted({k[1] for k in entries if k[0] == model}):
             row = [model, constraint[2]]
@@ -587,6 +591,20 @@ class _Datasets:
         return self.loaded[key]
 
 
+def _checkpoint_classes(spec: str | None):
+    """Class names recorded in a checkpoint's metadata ("shipped:<name>" or a path stem), or None."""
+    from deepsava.models.checkpoint import read_metadata, shipped_checkpoint
+
+    if not spec:
+        return None
+    try:
+        stem = shipped_checkpoint(spec.split(":", 1)[1]) if spec.startswith("shipped:") else Path(spec).expanduser()
+        classes = read_metadata(stem).get("classes")
+    except (DeepSAVAError, OSError):
+        return None
+    return list(classes) if isinstance(classes, list) else None
+
+
 def _class_name(classes, index) -> str:
     if index is None:
         return "?"
@@ -600,7 +618,7 @@ def _hwc(frame: torch.Tensor) -> np.ndarray:
 
 
 def side_by_side(clean: torch.Tensor | None, adversarial: torch.Tensor, perturbed: list[int]) -> torch.Tensor:
-    """One clip (T, 3, H', W') for viewing: original | adversarial, a red bar under perturbed frames, enlarged, even size."""
+    """A clip (T, 3, H', W') to watch: original | adversarial, a red bar under perturbed frames, enlarged, even size."""
     adv = adversarial.float().clamp(0, 1).expand(-1, 3, -1, -1)
     t, _, h, w = adv.shape
     parts = [] if clean is None else [clean.float().clamp(0, 1).expand(-1, 3, -1, -1), torch.ones(t, 3, h, 2)]
@@ -622,14 +640,16 @@ def _file_stem(text: str) -> str:
 
 def _render_example(index: int, out: Path, title: str, clean, adversarial, delta, frames, flow, classes,
                     label, before, after, success, write_mp4: bool, notes: list[str]) -> Example:
-    """Strip PNG and side-by-side mp4 of one video; ``clean``/``adversarial`` (T, C, H, W) or None, ``delta`` (k, C, H, W)."""
+    """Strip PNG and side-by-side mp4 of one video.
+
+    ``clean`` and ``adversarial`` are (T, C, H, W) or None when unknown; ``delta`` is (k, C, H, W).
+    """
     example = Example(f"{title}: true class {_class_name(classes, label)}", notes=notes)
     rows = []
     for j, f in enumerate(frames[:MAX_FRAMES_SHOWN]):
-        d = _hwc(torch.as_tensor(delta[j]))
-        adv = _hwc(adversarial[f]) if adversarial is not None else None
         rows.append(figures.StripRow(int(f), _hwc(clean[f]) if clean is not None else None,
-                                     adv if adv is not None else np.clip(0.5 + d, 0, 1), d,
+                                     _hwc(adversarial[f]) if adversarial is not None else None,
+                                     _hwc(torch.as_tensor(delta[j])),
                                      None if flow is None else np.asarray(flow[j], dtype=float)))
     if len(frames) > MAX_FRAMES_SHOWN:
         example.notes.append(f"{len(frames)} frames perturbed ({', '.join(map(str, frames))}); the first"
@@ -638,8 +658,8 @@ def _render_example(index: int, out: Path, title: str, clean, adversarial, delta
         example.notes.append("The flow field is not stored with this run's examples (they hold the change of the"
                              " perturbed frames only): the amplified difference is shown instead.")
     if adversarial is None:
-        example.notes.append("Without the clean video only the difference is known: the middle panel is the difference"
-                             " on grey, not the adversarial frame.")
+        example.notes.append("Without the clean video only the difference is known: the strip shows the difference,"
+                             " and no video is written.")
     png = figures.strip_figure(rows, example.title, _class_name(classes, before), _class_name(classes, after), success)
     stem = f"example-{index}"
     example.strip = Image(stem, example.title, png, f"figures/{stem}.png",
@@ -653,7 +673,8 @@ def _render_example(index: int, out: Path, title: str, clean, adversarial, delta
             write_video(path, side_by_side(clean, adversarial, [int(f) for f in frames]), fps=VIDEO_FPS, codec="h264")
             example.video = path.relative_to(out).as_posix()
             if clean is None:
-                example.notes.append("The original video could not be found: the mp4 shows the adversarial video alone.")
+                example.notes.append("The original video could not be found: the mp4 shows the adversarial video"
+                                     " alone.")
         except DeepSAVAError as err:
             example.notes.append(f"No video written: {err}")
     return example
@@ -709,7 +730,8 @@ def _experiment_examples(run: Run, out: Path, count: int, write_mp4: bool) -> tu
             notes.append(f"Clean frames unavailable: {why}.")
         title = f"{cell.model} · {cell.label} · {video_id}"
         examples.append(_render_example(index, out, title, clean, adversarial, delta, frames, item.get("flow"),
-                                        ds.classes if ds is not None else None, item["label"], item["clean_pred"],
+                                        ds.classes if ds is not None else _checkpoint_classes(cell.checkpoint),
+                                        item["label"], item["clean_pred"],
                                         item["adv_pred"], bool(int(item["clean_pred"]) == int(item["label"])
                                                                != int(item["adv_pred"])), write_mp4, notes))
     return examples, []
@@ -962,7 +984,8 @@ class ReportOutcome:
     videos: list[Path]
 
 
-def write_report(run_dir: str | Path, out: str | Path | None = None, videos: int = 3, mp4: bool = True) -> ReportOutcome:
+def write_report(run_dir: str | Path, out: str | Path | None = None, videos: int = 3,
+                 mp4: bool = True) -> ReportOutcome:
     """Write ``report.md``, ``report.html`` (self-contained), ``figures/*.png`` and ``videos/*.mp4`` for a run folder.
 
     ``videos``: how many example videos get a strip (and, with ``mp4``, a side-by-side video).
