@@ -185,17 +185,22 @@ def test_report_of_a_partial_run_is_flagged(run_dir, tmp_path):
     shutil.copytree(run_dir, partial, ignore=shutil.ignore_patterns("report"))
     db = sqlite3.connect(str(partial / "results.sqlite"))
     key, label = db.execute("SELECT cell_key, label FROM cells WHERE label = 'DeepSAVA'").fetchone()
-    with db:  # as if killed after the first batch of this cell's second repeat... minus the rest
+    (last,) = db.execute("SELECT cell_key FROM cells WHERE label = 'DeepSAVA lam (lam=1.0)'").fetchone()
+    with db:  # as if killed during this cell's second repeat, before the last cell had started
         db.execute("DELETE FROM results WHERE cell_key = ? AND repeat = 1", (key,))
+        db.execute("DELETE FROM results WHERE cell_key = ?", (last,))
     db.close()
 
     outcome = write_report(partial, videos=0)
     assert outcome.partial and outcome.markdown.parent == partial / "report"
     text = outcome.markdown.read_text()
-    assert "**Partial run**: 1 of 6 cells hold fewer results than planned (44 of 48 videos stored)" in text
+    assert "**Partial run**: 2 of 6 cells hold fewer results than planned (36 of 48 videos stored)" in text
     assert "Resume with: deepsava experiment" in text
     rows = {r["cell"]: r for r in markdown_rows(text, "Results per cell")}
     assert rows["DeepSAVA"]["status"] == "partial (4 of 8)" and rows["Sparse"]["status"] == "complete"
+    unstarted = rows["DeepSAVA lam (lam=1.0)"]
+    assert unstarted["status"] == "not started (0 of 8)" and unstarted["FR"] == "–"
+    assert "Table 9" not in text  # one lambda value left: no sweep to show
     stored = {c["label"]: c for c in summarize_store(partial / "results.sqlite")}
     assert percent(rows["DeepSAVA"]["FR"]) == pytest.approx(stored["DeepSAVA"]["fooling_rate"], abs=5e-4)
     page = check_page(outcome.html)
