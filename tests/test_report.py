@@ -328,6 +328,8 @@ def test_cli_report_prints_the_paths(run_dir, tmp_path, monkeypatch, capsys):
     from deepsava import cli
 
     out = tmp_path / "cli-report"
+    (out / "figures").mkdir(parents=True)
+    (out / "figures" / "example-7.png").write_bytes(b"left by an earlier report")
     monkeypatch.setattr(sys, "argv",
                         ["deepsava", "report", str(run_dir), "--out", str(out), "--videos", "1", "--no-mp4"])
     with pytest.raises(SystemExit) as exit_:
@@ -335,6 +337,7 @@ def test_cli_report_prints_the_paths(run_dir, tmp_path, monkeypatch, capsys):
     assert exit_.value.code in (0, None)
     printed = capsys.readouterr().out
     assert f"html: {out / 'report.html'}" in printed and (out / "report.html").is_file()
+    assert sorted(p.name for p in (out / "figures").glob("example-*")) == ["example-1.png"]
     assert not (out / "videos").exists() or not any((out / "videos").iterdir())
 
 

@@ -998,6 +998,8 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, videos: int
     if out.exists() and not out.is_dir():
         raise InvalidArgumentError(f"--out {out} exists and is not a folder")
     (out / "figures").mkdir(parents=True, exist_ok=True)
+    for stale in [*(out / "figures").glob("example-*.png"), *(out / "videos").glob("example-*.mp4")]:
+        stale.unlink()  # the examples of an earlier report of this folder
     tables = build_tables(run)
     plots = build_plots(run)
     if videos:
