@@ -69,6 +69,10 @@ def line_figure(panels: list[Panel], title: str = "") -> bytes:
         ax.set_xticks(xs)
         ax.set_xticklabels([f"{v:g}" for v in xs])
         ax.minorticks_off()
+        if not any(np.isfinite(np.asarray(s.y, dtype=float)).any() for s in panel.series):
+            ax.text(0.5, 0.5, "no value to draw\n(no successful attack)", ha="center", va="center",
+                    transform=ax.transAxes, color="#666")
+            ax.set_yticks([])
         if panel.percent:
             ax.set_ylim(-3, 103)
         ax.set_title(panel.title, fontsize=10)
