@@ -17,10 +17,13 @@ import math
 import warnings
 
 import torch
-from botorch.fit import fit_gpytorch_mll
-from botorch.models import SingleTaskGP
-from botorch.models.transforms.outcome import Standardize
-from gpytorch.mlls import ExactMarginalLogLikelihood
+
+with warnings.catch_warnings():  # gpytorch's import uses the deprecated torch.jit.script
+    warnings.simplefilter("ignore", FutureWarning)
+    from botorch.fit import fit_gpytorch_mll
+    from botorch.models import SingleTaskGP
+    from botorch.models.transforms.outcome import Standardize
+    from gpytorch.mlls import ExactMarginalLogLikelihood
 
 from deepsava.errors import InvalidArgumentError
 from deepsava.select.probe import candidate_masks, probe_candidates

@@ -1,6 +1,6 @@
 """Key-frame selectors compared on the shipped tiny models (paper Table 8 and Section 3.4).
 
-    python benchmarks/selectors.py [--models i3d,inception-v3,cnn-lstm] [--videos 30] [--device cpu]
+    python benchmarks/key_frames.py [--models i3d,inception-v3,cnn-lstm] [--videos 30] [--device cpu]
 
 For each model and selector, on the same test videos (1 frame perturbed, combined
 perturbation): fooling rate, mean probe loss of the chosen frame (lower = more
