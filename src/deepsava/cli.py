@@ -82,18 +82,19 @@ def experiment_command(
 @app.command("demo")
 def demo_command(
     videos: int = typer.Option(20, help="Test videos attacked per model and method."),
-    out: str = typer.Option("runs/demo", help="Folder for the demo's results."),
+    out: str = typer.Option("runs/demo", help="Folder for the demo's results and report (resumed if it exists)."),
     seed: int = typer.Option(0, help="Seed of the video choice and of BO."),
     device: str = typer.Option("auto", help="cpu, cuda or auto."),
+    force: bool = typer.Option(False, help="Discard the demo's stored results and run it again."),
 ) -> None:
-    """The main job on the embedded default: shipped tiny models, clean accuracy, then a reduced Table 3."""
+    """The main job on the embedded default: shipped tiny models, clean accuracy, a reduced Table 3, the report."""
     from pathlib import Path
 
     from deepsava.demo import run_demo
-    from deepsava.runtime import resolve_device, seed_everything
+    from deepsava.runtime import seed_everything
 
     seed_everything(seed)
-    run_demo(videos, resolve_device(device), Path(out), seed)
+    run_demo(videos, device, Path(out), seed, force)
 
 
 # --- attack (deepsava.attacks, deepsava.evaluate.attack_job) ---
@@ -281,6 +282,8 @@ def train_command(
     """Train a classifier on clean videos; write a checkpoint recording its clean test accuracy and this command."""
     import time
 
+    import torch
+
     from deepsava.models import create_model, save_checkpoint
     from deepsava.runtime import resolve_device, seed_everything
     from deepsava.train import evaluate_accuracy, train_classifier
@@ -315,7 +318,7 @@ def train_command(
         "test_top1": result["top1"],
         "test_per_class": result["per_class"],
         "training": {**hyper, "optimizer": "adam", "schedule": "cosine", "weights": weights,
-                     "device": str(dev), "seconds": round(seconds, 1)},
+                     "device": str(dev), "threads": torch.get_num_threads(), "seconds": round(seconds, 1)},
         "history": history,
         "command": command,
     }

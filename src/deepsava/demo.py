@@ -1,67 +1,72 @@
-"""The main job on the embedded default: shipped tiny models -> clean accuracy -> a reduced Table 3.
+"""The main job on the embedded default: shipped tiny models -> clean accuracy -> reduced Table 3 -> report.
 
 ``deepsava demo`` prints the Table-2-style clean accuracies of the shipped tiny
-checkpoints on the synth-actions test split, then attacks the same ``videos``
-test videos of every model with every method (one frame perturbed) and prints
-fooling rate, ANI, SSIM and time per video; records go to ``out``.
+checkpoints on the synth-actions test split, then runs a reduced Table 3 (Sparse,
+Sparse Flickering, DeepSAVA without and with BO, one frame, ``videos`` test
+videos per model) through the resumable experiment runner, prints its table and
+writes the Markdown/HTML report.
 """
 
-import json
 from pathlib import Path
 
 import torch
 from rich.console import Console
 from rich.table import Table
 
-from deepsava.attacks import DeepSAVA
 from deepsava.data import load_dataset
-from deepsava.evaluate.attack_job import attack_dataset, choose_videos
-from deepsava.evaluate.metrics import summarize
+from deepsava.evaluate.config import parse_config
+from deepsava.evaluate.report import write_report
+from deepsava.evaluate.runner import run_experiment
 from deepsava.models import load_shipped
 from deepsava.train import evaluate_accuracy
 
 MODELS = ("i3d", "inception-v3", "cnn-lstm")
 
 
-def demo_methods(model) -> dict:
-    """The reduced Table 3: method name -> attack on ``model`` (one frame each)."""
+def demo_config(videos: int, seed: int) -> dict:
+    """The reduced Table 3 as an experiment configuration (see configs/table3.yaml for the full one)."""
     return {
-        "DeepSAVA (first frame)": DeepSAVA(model, frames=1, selector="first"),
-        "DeepSAVA (BO)": DeepSAVA(model, frames=1, selector="bo"),
+        "name": "demo",
+        "description": "Reduced Table 3: Sparse, Sparse Flickering, DeepSAVA without and with BO; 1 frame",
+        "dataset": {"name": "synth-actions", "split": "test", "frames": 40, "size": 64},
+        "models": {name: {"checkpoint": f"shipped:{name}"} for name in MODELS},
+        "videos": videos,
+        "repeats": 1,
+        "seed": seed,
+        "batch_size": 10,
+        "examples": 2,
+        "cells": [
+            {"label": "Sparse", "attack": {"method": "sparse", "frames": 1, "selector": "first"}},
+            {"label": "Sparse Flickering", "attack": {"method": "sparse-flicker", "frames": 1, "selector": "first"}},
+            {"label": "DeepSAVA (without BO)", "attack": {"method": "deepsava", "frames": 1, "selector": "first"}},
+            {"label": "DeepSAVA (BO)", "attack": {"method": "deepsava", "frames": 1, "selector": "bo"}},
+        ],
     }
 
 
-def run_demo(videos: int = 20, device: torch.device = torch.device("cpu"), out: Path = Path("runs/demo"),
-             seed: int = 0, console: Console | None = None) -> dict:
-    """Run the demo; return {"accuracy": {model: top1}, "attacks": {model: {method: summary}}}."""
-    console = console or Console()
+def accuracy_table(device: torch.device) -> tuple[Table, dict]:
+    """Recorded and re-measured clean test accuracy of each shipped model (cf. paper Table 2)."""
     test = load_dataset("synth-actions", split="test")
-    out.mkdir(parents=True, exist_ok=True)
-    accuracy, attacks = {}, {}
-    table2 = Table(title="Clean test accuracy of the shipped tiny models (synth-actions, cf. paper Table 2)")
+    table = Table(title="Clean test accuracy of the shipped tiny models (synth-actions; cf. paper Table 2)")
     for column in ("model", "recorded", "measured now"):
-        table2.add_column(column, justify="right")
-    nets = {}
+        table.add_column(column, justify="right")
+    accuracy = {}
     for name in MODELS:
         net, meta = load_shipped(name, device)
-        nets[name] = net
         accuracy[name] = evaluate_accuracy(net, test, device=device)["top1"]
-        table2.add_row(name, f"{meta.get('test_accuracy', float('nan')):.1%}", f"{accuracy[name]:.1%}")
-    console.print(table2)
+        table.add_row(name, f"{meta['test_top1']:.1%}", f"{accuracy[name]:.1%}")
+    return table, accuracy
 
-    indices = choose_videos(len(test), videos, seed)
-    table3 = Table(title=f"Attacks perturbing 1 frame of {len(indices)} test videos (cf. paper Table 3)")
-    for column in ("model", "method", "attacked", "FR", "ANI", "SSIM", "s / video"):
-        table3.add_column(column, justify="right")
-    for name, net in nets.items():
-        attacks[name] = {}
-        for method, attack in demo_methods(net).items():
-            records = attack_dataset(attack, test, indices, batch_size=10, device=device)
-            s = attacks[name][method] = summarize(records)
-            table3.add_row(name, method, str(s["attacked"]), f"{s['fooling_rate']:.1%}", f"{s['ani']:.1f}",
-                           f"{s['ssim']:.4f}", f"{s['seconds_per_video']:.2f}")
-    console.print(table3)
-    result = {"accuracy": accuracy, "attacks": attacks}
-    (out / "demo.json").write_text(json.dumps(result, indent=2))
-    console.print(f"results in {out / 'demo.json'}")
-    return result
+
+def run_demo(videos: int = 20, device: str = "auto", out: Path = Path("runs/demo"), seed: int = 0,
+             force: bool = False, console: Console | None = None) -> Path:
+    """Run the demo; return the path of the HTML report."""
+    from deepsava.runtime import resolve_device
+
+    console = console or Console()
+    table, _ = accuracy_table(resolve_device(device))
+    console.print(table)
+    run_experiment(parse_config(demo_config(videos, seed)), out, device=device, force=force, console=console)
+    report = write_report(out)
+    console.print(f"report: {report.html}")
+    return report.html
