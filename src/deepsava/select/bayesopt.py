@@ -46,7 +46,8 @@ def log_expected_improvement(model: SingleTaskGP, candidates: torch.Tensor, best
     """
     n, k = candidates.shape
     b = best.shape[0]
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # gpytorch rounds tiny negative variances up, and says so
         posterior = model.posterior(candidates.view(n, 1, 1, k).expand(n, b, 1, k))
         mu = posterior.mean.view(n, b).T
         sigma = posterior.variance.clamp_min(1e-12).sqrt().view(n, b).T
