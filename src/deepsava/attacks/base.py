@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from deepsava.errors import InvalidArgumentError
-from deepsava.perturb import frame_ssim, l21
+from deepsava.perturb import frame_ssim, gather_frames, l21, scatter_frames
 from deepsava.video import check_videos
 
 
@@ -121,6 +121,48 @@ class VideoAttack:
         """(B,) bool: prediction differs from the label (untargeted) or equals the target."""
         pred = logits.argmax(dim=1)
         return pred == labels if self.targeted else pred != labels
+
+    def generate(self, videos: torch.Tensor, labels: torch.Tensor, frames: torch.Tensor, steps: int, early_stop: bool,
+                 optimizer: torch.optim.Optimizer, perturb, objective, after_step=None) -> Optimised:
+        """The iterative generator every optimisation attack shares (paper Algorithm 2's loop).
+
+        ``perturb(rows)`` returns the perturbed selected frames (n, k, C, H, W) of
+        videos[rows]; ``objective(rows, perturbed, logits)`` the per-video loss (n,)
+        to minimise; ``after_step()`` runs after each optimiser step (e.g. a
+        projection). Step 0 scores the initial perturbation. With ``early_stop``
+        each video leaves the batch the moment it fools the model, and that step
+        is its iteration count; Adam is element-wise, so rows never interact.
+        """
+        b = frames.shape[0]
+        clean = gather_frames(videos, frames)
+        best = clean.clone()  # (B, k, C, H, W): the perturbed frames returned
+        iterations = torch.full((b,), steps, dtype=torch.long, device=videos.device)
+        fooled = torch.zeros(b, dtype=torch.bool, device=videos.device)
+        loss = torch.zeros(b, device=videos.device)
+        rows = torch.arange(b, device=videos.device)
+        for step in range(steps + 1):
+            perturbed = perturb(rows)
+            logits = self.model(scatter_frames(videos[rows], frames[rows], perturbed))
+            value = objective(rows, perturbed, logits)
+            now = self.is_fooled(logits, labels[rows]).detach()
+            last = step == steps
+            keep = (now | last) if early_stop else torch.full_like(now, last)
+            best[rows[keep]] = perturbed[keep].detach()
+            loss[rows] = value.detach()
+            if early_stop:
+                iterations[rows[now]] = step
+                fooled[rows[now]] = True
+                value, rows = value[~now], rows[~now]
+            elif last:
+                fooled = now
+            if last or len(rows) == 0:
+                break
+            optimizer.zero_grad(set_to_none=True)
+            value.sum().backward()
+            optimizer.step()
+            if after_step is not None:
+                after_step()
+        return Optimised(scatter_frames(videos, frames, best), iterations, fooled, loss)
 
     def probe(self, videos: torch.Tensor, labels: torch.Tensor, frames: torch.Tensor, steps: int) -> torch.Tensor:
         """Objective (B,) after a short generator run on candidate frames; lower = better mask."""

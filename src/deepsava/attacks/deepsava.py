@@ -15,7 +15,7 @@ import torch
 
 from deepsava.attacks.base import Optimised, VideoAttack
 from deepsava.errors import InvalidArgumentError
-from deepsava.perturb import MODES, frame_rms, gather_frames, scatter_frames, ssim
+from deepsava.perturb import MODES, frame_rms, gather_frames, ssim
 from deepsava.perturb.combined import perturb_frames
 
 # The paper's lambda per model family (Section 4.1): 1.5 for CNN+LSTM, 1.0 for I3D and Inception-v3.
@@ -112,32 +112,13 @@ class DeepSAVA(VideoAttack):
             flow = torch.zeros(b, k, 2, *clean.shape[-2:], device=clean.device, dtype=clean.dtype, requires_grad=True)
             groups.append({"params": [flow], "lr": self.flow_lr})
         optimizer = torch.optim.Adam(groups)
+        budgeted = self.ssim_budget is not None or self.l21_budget is not None
 
-        best = clean.clone()  # (B, k, C, H, W): the perturbed frames returned
-        iterations = torch.full((b,), steps, dtype=torch.long, device=videos.device)
-        fooled = torch.zeros(b, dtype=torch.bool, device=videos.device)
-        loss = torch.zeros(b, device=videos.device)
-        rows = torch.arange(b, device=videos.device)
-        for step in range(steps + 1):
-            perturbed = perturb_frames(clean[rows], None if noise is None else noise[rows], None if flow is None else flow[rows])
-            if self.ssim_budget is not None or self.l21_budget is not None:
-                perturbed = project_to_budget(perturbed, clean[rows], self.ssim_budget, self.l21_budget)
-            logits = self.model(scatter_frames(videos[rows], frames[rows], perturbed))
-            objective = self.lam * (1 - _frames_ssim(perturbed, clean[rows])).sum(dim=1) + self.adversarial_loss(logits, labels[rows])
-            now = self.is_fooled(logits, labels[rows]).detach()
-            last = step == steps
-            keep = (now | last) if early_stop else torch.full_like(now, last)
-            best[rows[keep]] = perturbed[keep].detach()
-            loss[rows] = objective.detach()
-            if early_stop:
-                iterations[rows[now]] = step
-                fooled[rows[now]] = True
-                objective, rows = objective[~now], rows[~now]
-            elif last:
-                fooled = now
-            if last or len(rows) == 0:
-                break
-            optimizer.zero_grad(set_to_none=True)
-            objective.sum().backward()
-            optimizer.step()
-        return Optimised(scatter_frames(videos, frames, best), iterations, fooled, loss)
+        def perturb(rows):
+            out = perturb_frames(clean[rows], None if noise is None else noise[rows], None if flow is None else flow[rows])
+            return project_to_budget(out, clean[rows], self.ssim_budget, self.l21_budget) if budgeted else out
+
+        def objective(rows, perturbed, logits):
+            return self.lam * (1 - _frames_ssim(perturbed, clean[rows])).sum(dim=1) + self.adversarial_loss(logits, labels[rows])
+
+        return self.generate(videos, labels, frames, steps, early_stop, optimizer, perturb, objective)

@@ -34,7 +34,7 @@ import torch
 
 from deepsava.attacks.base import Optimised, VideoAttack
 from deepsava.errors import InvalidArgumentError
-from deepsava.perturb import gather_frames, scatter_frames
+from deepsava.perturb import gather_frames
 
 
 def margin_loss(logits: torch.Tensor, labels: torch.Tensor, kappa: float, targeted: bool = False) -> torch.Tensor:
@@ -118,37 +118,21 @@ class Flicker(VideoAttack):
         offsets = torch.zeros(b, k, c, 1, 1, device=videos.device, dtype=videos.dtype, requires_grad=True)
         optimizer = torch.optim.Adam([offsets], lr=self.lr)
 
-        best = clean.clone()
-        iterations = torch.full((b,), steps, dtype=torch.long, device=videos.device)
-        fooled = torch.zeros(b, dtype=torch.bool, device=videos.device)
-        loss = torch.zeros(b, device=videos.device)
-        rows = torch.arange(b, device=videos.device)
-        for step in range(steps + 1):
-            perturbed = (clean[rows] + offsets[rows]).clamp(0.0, 1.0)
-            logits = self.model(scatter_frames(videos[rows], frames[rows], perturbed))
+
+        def perturb(rows):
+            return (clean[rows] + offsets[rows]).clamp(0.0, 1.0)
+
+        def objective(rows, perturbed, logits):
             index = frames[rows].unsqueeze(-1).expand(-1, -1, c)
             sequence = torch.zeros(len(rows), t, c, device=videos.device, dtype=videos.dtype)
             sequence = sequence.scatter(1, index, offsets[rows].flatten(2))  # (B, T, C), zero off the mask
-            objective = self.objective(logits, labels[rows], sequence)
-            now = self.is_fooled(logits, labels[rows]).detach()
-            last = step == steps
-            keep = (now | last) if early_stop else torch.full_like(now, last)
-            best[rows[keep]] = perturbed[keep].detach()
-            loss[rows] = objective.detach()
-            if early_stop:
-                iterations[rows[now]] = step
-                fooled[rows[now]] = True
-                objective, rows = objective[~now], rows[~now]
-            elif last:
-                fooled = now
-            if last or len(rows) == 0:
-                break
-            optimizer.zero_grad(set_to_none=True)
-            objective.sum().backward()
-            optimizer.step()
+            return self.objective(logits, labels[rows], sequence)
+
+        def clip_offsets():
             with torch.no_grad():
                 offsets.clamp_(-self.max_offset, self.max_offset)
-        return Optimised(scatter_frames(videos, frames, best), iterations, fooled, loss)
+
+        return self.generate(videos, labels, frames, steps, early_stop, optimizer, perturb, objective, clip_offsets)
 
 
 class SparseFlicker(Flicker):

@@ -31,7 +31,7 @@ import torch
 from deepsava.attacks.base import Optimised, VideoAttack
 from deepsava.attacks.deepsava import project_to_budget
 from deepsava.errors import InvalidArgumentError
-from deepsava.perturb import gather_frames, l21, scatter_frames
+from deepsava.perturb import gather_frames, l21
 
 INITIAL_NOISE = 0.01 / 255  # the authors' 0.01 on the 0-255 scale
 L21_EPS = 1e-12
@@ -95,37 +95,17 @@ class Sparse(VideoAttack):
         return self.adversarial_term(logits, labels) + self.lam * sparse_l21(change)
 
     def optimise(self, videos, labels, frames, steps, early_stop=True) -> Optimised:
-        b = frames.shape[0]
         clean = gather_frames(videos, frames)  # (B, k, C, H, W)
         noise = torch.full_like(clean, self.init).requires_grad_(True)
         optimizer = torch.optim.Adam([noise], lr=self.lr)
         budgeted = self.ssim_budget is not None or self.l21_budget is not None
 
-        best = clean.clone()
-        iterations = torch.full((b,), steps, dtype=torch.long, device=videos.device)
-        fooled = torch.zeros(b, dtype=torch.bool, device=videos.device)
-        loss = torch.zeros(b, device=videos.device)
-        rows = torch.arange(b, device=videos.device)
-        for step in range(steps + 1):
-            perturbed = (clean[rows] + noise[rows]).clamp(0.0, 1.0)
-            if budgeted:
-                perturbed = project_to_budget(perturbed, clean[rows], self.ssim_budget, self.l21_budget)
-            logits = self.model(scatter_frames(videos[rows], frames[rows], perturbed))
-            objective = self.objective(logits, labels[rows], perturbed - clean[rows])
-            now = self.is_fooled(logits, labels[rows]).detach()
-            last = step == steps
-            keep = (now | last) if early_stop else torch.full_like(now, last)
-            best[rows[keep]] = perturbed[keep].detach()
-            loss[rows] = objective.detach()
-            if early_stop:
-                iterations[rows[now]] = step
-                fooled[rows[now]] = True
-                objective, rows = objective[~now], rows[~now]
-            elif last:
-                fooled = now
-            if last or len(rows) == 0:
-                break
-            optimizer.zero_grad(set_to_none=True)
-            objective.sum().backward()
-            optimizer.step()
-        return Optimised(scatter_frames(videos, frames, best), iterations, fooled, loss)
+
+        def perturb(rows):
+            out = (clean[rows] + noise[rows]).clamp(0.0, 1.0)
+            return project_to_budget(out, clean[rows], self.ssim_budget, self.l21_budget) if budgeted else out
+
+        def objective(rows, perturbed, logits):
+            return self.objective(logits, labels[rows], perturbed - clean[rows])
+
+        return self.generate(videos, labels, frames, steps, early_stop, optimizer, perturb, objective)
