@@ -1,0 +1,142 @@
+"""Checkpoints: round trip, refusal of misfits and of code-carrying pickles, the shipped tiny models."""
+
+import json
+import pickle
+
+import pytest
+import torch
+
+from deepsava.errors import InvalidArgumentError, InvalidCheckpointError
+from deepsava.models import create_model, load_checkpoint, load_shipped, load_weights_file, save_checkpoint
+from deepsava.models.checkpoint import SHIPPED_DIR
+from deepsava.train import evaluate_accuracy
+
+
+@pytest.fixture
+def saved(tmp_path):
+    """A tiny 12-class cnn-lstm saved as tmp_path/ckpt, with its model."""
+    torch.manual_seed(0)
+    model = create_model("cnn-lstm", 12).eval()
+    stem = save_checkpoint(model, tmp_path / "ckpt", {"dataset": "random", "command": "made in a test"})
+    return model, stem
+
+
+def test_round_trip_gives_identical_logits_and_metadata(saved):
+    model, stem = saved
+    assert stem.with_name("ckpt.safetensors").is_file() and stem.with_name("ckpt.json").is_file()
+    loaded, meta = load_checkpoint(stem)
+    videos = torch.rand(2, 6, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(model(videos), loaded(videos))
+    assert not loaded.training
+    assert meta["model"] == "cnn-lstm" and meta["preset"] == "tiny" and meta["num_classes"] == 12
+    assert meta["command"] == "made in a test" and meta["torch_version"] == torch.__version__
+    assert load_checkpoint(stem.with_name("ckpt.safetensors"))[1] == meta  # either file names the checkpoint
+
+
+def _edit_metadata(stem, **changes):
+    path = stem.with_name(stem.name + ".json")
+    meta = json.loads(path.read_text())
+    path.write_text(json.dumps({**meta, **changes}))
+
+
+def test_wrong_class_count_is_refused(saved):
+    _, stem = saved
+    _edit_metadata(stem, num_classes=10)
+    with pytest.raises(InvalidCheckpointError, match=r"10 classes.*shape mismatches.*classifier.weight \(12, 64\)"):
+        load_checkpoint(stem)
+
+
+def test_wrong_architecture_is_refused(saved):
+    _, stem = saved
+    _edit_metadata(stem, model="cnn-gru")
+    with pytest.raises(InvalidCheckpointError, match="cnn-gru.*shape mismatches.*rnn.weight_ih_l0"):
+        load_checkpoint(stem)
+    _edit_metadata(stem, model="i3d")
+    with pytest.raises(InvalidCheckpointError, match="missing keys: Conv3d_1a_7x7.*unexpected keys: cnn.body"):
+        load_checkpoint(stem)
+    _edit_metadata(stem, model="resnet")
+    with pytest.raises(InvalidCheckpointError, match="unknown model 'resnet'"):
+        load_checkpoint(stem)
+
+
+def test_missing_or_broken_files_are_refused(saved, tmp_path):
+    _, stem = saved
+    with pytest.raises(InvalidCheckpointError, match="does not exist"):
+        load_checkpoint(tmp_path / "nothing")
+    stem.with_name("ckpt.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(InvalidCheckpointError, match="cannot read weights file"):
+        load_checkpoint(stem)
+    stem.with_name("ckpt.json").write_text("{")
+    with pytest.raises(InvalidCheckpointError, match="not valid JSON"):
+        load_checkpoint(stem)
+
+
+class MakesMarker:
+    """Unpickling this would create a marker file: what a malicious checkpoint does."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+@pytest.mark.parametrize("writer", ["pickle", "torch.save"])
+def test_code_carrying_pickle_is_refused_without_running(tmp_path, writer):
+    marker = tmp_path / "marker"
+    path = tmp_path / "evil.pt"
+    payload = {"conv.weight": torch.zeros(2), "evil": MakesMarker(marker)}
+    if writer == "pickle":
+        path.write_bytes(pickle.dumps(payload, protocol=2))
+    else:
+        torch.save(payload, path)
+    assert not marker.exists()
+    with pytest.raises(InvalidCheckpointError, match="refusing .*evil.pt: the safe unpickler rejected it"):
+        load_weights_file(path)
+    assert not marker.exists()
+    with pytest.raises(InvalidCheckpointError):
+        create_model("i3d", 4, weights=path)
+    assert not marker.exists()
+
+
+def test_non_state_dict_files_are_refused(tmp_path):
+    path = tmp_path / "list.pt"
+    torch.save([torch.zeros(1)], path)
+    with pytest.raises(InvalidCheckpointError, match="state dict of tensors"):
+        load_weights_file(path)
+    torch.save({"state_dict": {"module.a": torch.ones(1)}}, path)
+    assert list(load_weights_file(path)) == ["a"]
+
+
+def test_unknown_shipped_name_is_refused():
+    with pytest.raises(InvalidArgumentError, match="i3d, inception-v3, cnn-lstm"):
+        load_shipped("resnet")
+
+
+SHIPPED = sorted(p.stem for p in SHIPPED_DIR.glob("*.safetensors"))
+
+
+@pytest.fixture(scope="module")
+def test_split():
+    from deepsava.data import load_dataset
+
+    return load_dataset("synth-actions", split="test", frames=40, size=64)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_checkpoint_reaches_its_recorded_accuracy(name, test_split):
+    model, meta = load_shipped(name)
+    assert meta["dataset"] == "synth-actions" and meta["classes"] == test_split.classes
+    assert meta["command"].startswith(f"deepsava train --model {name} ")
+    accuracy = evaluate_accuracy(model, test_split, batch_size=30)["top1"]
+    assert abs(accuracy - meta["test_top1"]) <= 0.02
+    assert accuracy < 1.0
+
+
+def test_three_models_are_shipped_and_temporal_ones_beat_the_frame_wise_one():
+    assert {"i3d", "inception-v3", "cnn-lstm"} <= set(SHIPPED)
+    accuracy = {name: load_shipped(name)[1]["test_top1"] for name in SHIPPED}
+    for temporal in ("i3d", "cnn-lstm"):  # a frame-wise model cannot tell the classes of a pair apart
+        assert accuracy[temporal] > accuracy["inception-v3"] + 0.05, accuracy
