@@ -109,7 +109,8 @@ class I3D(VideoClassifier):
     """I3D on ``(B, T, 3, H, W)`` in ``[0, 1]``: resize to the preset size, scale to ``[-1, 1]``, logits ``(B, K)``.
 
     Head: spatial mean, temporal average over windows of 2 (the original
-    2x7x7 average pool at 224 pixels), dropout, 1x1x1 conv, mean over time.
+    2x7x7 average pool at 224 pixels), dropout, 1x1x1 conv, then logits
+    averaged over time as in the original TensorFlow model.
     """
 
     head_prefix = "logits."
@@ -131,7 +132,6 @@ class I3D(VideoClassifier):
                 block = InceptionModule(in_ch, args)
                 self.add_module(name, block)
                 in_ch = block.out_channels
-        self.features = in_ch
         self.dropout = nn.Dropout(DROPOUT[preset])
         self.logits = Unit3D(in_ch, num_classes, bn_relu=False)
 
