@@ -1,8 +1,14 @@
 """Fixtures shared by the test modules: real clips and an isolated cache folder."""
 
-from pathlib import Path
+import os
 
-import pytest
+# Before torch loads: idle OpenMP threads sleep instead of spinning, so the tests that start a
+# second torch process (CLI, kill-and-resume) do not slow each other down on 2 cores.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
 
 CLIPS = (Path(__file__).parents[1] / "../shared/data/clips").resolve()
 
