@@ -8,9 +8,11 @@ from deepsava.data import load_dataset
 from deepsava.models import load_shipped
 from deepsava.perturb import frames_to_mask
 
-# Fooling-rate floors for a 1-frame combined attack with BO at the paper's settings on
-# 12 correctly classified test videos (measured values in docs/RESULTS.md are well above).
-FLOORS = {"i3d": 0.3, "inception-v3": 0.3, "cnn-lstm": 0.1}
+# (frames perturbed, selector, fooling-rate floor) of the combined attack at the paper's settings on
+# 12 correctly classified test videos. CNN+LSTM, the most robust model (as in the paper), is
+# attacked on its first 4 frames (the paper's "Mask4"): one frame fools it about 10% of the time,
+# too few to test a floor on 12 videos. Measured values are in docs/RESULTS.md.
+SETTINGS = {"i3d": (1, "bo", 0.3), "inception-v3": (1, "bo", 0.3), "cnn-lstm": (4, "first", 0.3)}
 
 
 @pytest.fixture(scope="module")
@@ -33,14 +35,15 @@ def correctly_classified(model, dataset, count: int):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", list(FLOORS))
-def test_combined_attack_with_bo_fools_each_shipped_model(name, test_split):
+@pytest.mark.parametrize("name", list(SETTINGS))
+def test_combined_attack_fools_each_shipped_model(name, test_split):
+    frames, selector, floor = SETTINGS[name]
     model, _ = load_shipped(name)
     videos, labels = correctly_classified(model, test_split, 12)
-    result = DeepSAVA(model, frames=1, selector="bo")(videos, labels)
+    result = DeepSAVA(model, frames=frames, selector=selector)(videos, labels)
     assert result.clean_correct.all()
-    assert result.fooling_rate >= FLOORS[name], f"{name}: FR {result.fooling_rate:.2f}"
-    # One frame per video changed, the one BO chose; everything stays a valid video.
+    assert result.fooling_rate >= floor, f"{name}: FR {result.fooling_rate:.2f}"
+    # Exactly the selected frames changed; everything stays a valid video.
     changed = (result.adversarial != videos).flatten(2).any(dim=2)
     assert torch.equal(changed[result.success], frames_to_mask(result.frames, videos.shape[1])[result.success])
     assert result.adversarial.min() >= 0 and result.adversarial.max() <= 1
