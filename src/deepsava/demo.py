@@ -16,7 +16,7 @@ from rich.table import Table
 from deepsava.data import load_dataset
 from deepsava.evaluate.config import parse_config
 from deepsava.evaluate.report import write_report
-from deepsava.evaluate.runner import run_experiment
+from deepsava.evaluate.runner import run_experiment, summary_table
 from deepsava.models import load_shipped
 from deepsava.train import evaluate_accuracy
 
@@ -66,7 +66,8 @@ def run_demo(videos: int = 20, device: str = "auto", out: Path = Path("runs/demo
     console = console or Console()
     table, _ = accuracy_table(resolve_device(device))
     console.print(table)
-    run_experiment(parse_config(demo_config(videos, seed)), out, device=device, force=force, console=console)
+    outcome = run_experiment(parse_config(demo_config(videos, seed)), out, device=device, force=force, console=console)
     report = write_report(out)
+    console.print(summary_table(outcome.summary, title="Reduced Table 3: one perturbed frame (cf. paper Table 3)"))
     console.print(f"report: {report.html}")
     return report.html
