@@ -32,3 +32,14 @@ def cache_dir(tmp_path, monkeypatch) -> Path:
     path = tmp_path / "cache"
     monkeypatch.setenv("DEEPSAVA_CACHE", str(path))
     return path
+
+
+@pytest.fixture
+def one_thread():
+    """Single-threaded torch for a test: on a shared 2-core machine extra threads spin-wait and run slower."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -35,13 +35,7 @@ class Sensitive(torch.nn.Module):
         return self.fc(features.view(b, t, -1).mean(dim=1))
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Single-threaded torch: on a shared 2-core machine extra threads spin-wait and run many times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

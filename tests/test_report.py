@@ -20,13 +20,7 @@ from deepsava.evaluate.runner import run_experiment, summarize_store
 from deepsava.io import read_frames, video_info
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Single-threaded torch: on a shared 2-core machine extra threads spin-wait."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
