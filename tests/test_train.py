@@ -61,6 +61,18 @@ def test_training_reports_test_accuracy_and_checks_arguments():
         train_classifier(model, data, epochs=0, progress=False)
 
 
+def test_freezing_the_cnn_trains_only_the_recurrent_head():
+    torch.manual_seed(0)
+    model = create_model("cnn-lstm", 3)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    train_classifier(model, BrightnessClips(n=12), epochs=1, lr=1e-2, batch_size=4, freeze=("cnn",), progress=False)
+    after = model.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.startswith(("rnn.", "classifier.")) for k in changed), changed  # BN statistics included
+    with pytest.raises(InvalidArgumentError, match="no such submodule"):
+        train_classifier(model, BrightnessClips(n=6), epochs=1, freeze=("cnnn",), progress=False)
+
+
 class FixedAnswers(nn.Module):
     """Predicts class 0 for every video whose mean brightness is below 0.4, else class 2."""
 

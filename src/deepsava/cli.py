@@ -278,12 +278,16 @@ def train_command(
     device: str = typer.Option("auto", help="cpu, cuda or auto (CUDA when available)."),
     root: Optional[str] = typer.Option(None, help="Folder of an on-disk dataset (UCF101, HMDB51)."),
     weights: Optional[str] = typer.Option(None, help="Initial weights: a .safetensors or .pt state dict."),
+    freeze_cnn: bool = typer.Option(False, "--freeze-cnn", help="Keep the frame CNN of --weights fixed and train only"
+                                    " what follows it (the paper's CNN+LSTM route: e.g. --model cnn-lstm --weights"
+                                    " an inception-v3 checkpoint)."),
 ) -> None:
     """Train a classifier on clean videos; write a checkpoint recording its clean test accuracy and this command."""
     import time
 
     import torch
 
+    from deepsava.errors import InvalidArgumentError
     from deepsava.models import create_model, save_checkpoint
     from deepsava.runtime import resolve_device, seed_everything
     from deepsava.train import evaluate_accuracy, train_classifier
@@ -295,7 +299,10 @@ def train_command(
         + (f" --frames {frames}" if frames is not None else "")
         + (f" --root {root}" if root is not None else "")
         + (f" --weights {weights}" if weights is not None else "")
+        + (" --freeze-cnn" if freeze_cnn else "")
     )
+    if freeze_cnn and weights is None:
+        raise InvalidArgumentError("--freeze-cnn keeps the CNN of --weights fixed: give --weights too")
     dev = resolve_device(device)
     train_set = _load_split(dataset, "train", frames, size, root)
     test_set = _load_split(dataset, "test", frames, size, root)
@@ -303,11 +310,13 @@ def train_command(
     net = create_model(model, len(train_set.classes), preset, weights)
     start = time.perf_counter()
     history = train_classifier(
-        net, train_set, test_set, epochs=epochs, lr=lr, batch_size=batch_size, device=dev, seed=seed, augment=augment
+        net, train_set, test_set, epochs=epochs, lr=lr, batch_size=batch_size, device=dev, seed=seed, augment=augment,
+        freeze=("cnn",) if freeze_cnn else (),
     )
     seconds = time.perf_counter() - start
     result = evaluate_accuracy(net, test_set, batch_size, dev)
-    hyper = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "seed": seed, "augment": augment}
+    hyper = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "seed": seed, "augment": augment,
+             "frozen": ["cnn"] if freeze_cnn else []}
     metadata = {
         "classes": list(train_set.classes),
         "dataset": dataset,

@@ -44,18 +44,23 @@ def train_classifier(
     device: str | torch.device = "cpu",
     seed: int = 0,
     augment: bool = False,
+    freeze: tuple[str, ...] = (),
     progress: bool = True,
 ) -> list[dict]:
     """Train ``model`` in place; return one dict per epoch: ``epoch, loss, train_top1[, test_top1]``.
 
     ``augment`` shifts every clip by up to 4 pixels (the same shift for all
     its frames; no flips, which would change direction-dependent actions).
+    ``freeze`` names submodules (e.g. ``("cnn",)``) kept fixed: their parameters
+    get no updates and their batch-norm statistics stay as loaded (the paper's
+    route for CNN+LSTM: features from a trained CNN, then the recurrent head).
     """
     _check_positive(epochs=epochs, lr=lr, batch_size=batch_size, training_videos=len(train_set))
+    frozen = frozen_modules(model, freeze)
     generator = seed_everything(seed)
     model.to(device)
     loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, generator=generator)
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=epochs * len(loader))
     history = []
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
@@ -63,6 +68,8 @@ def train_classifier(
         task = bar.add_task("training", total=epochs * len(loader))
         for epoch in range(1, epochs + 1):
             model.train()
+            for module in frozen:
+                module.eval()
             loss_sum, correct, seen = 0.0, 0, 0
             for videos, labels in loader:
                 if augment:
@@ -87,6 +94,20 @@ def train_classifier(
             history.append(record)
     model.eval()
     return history
+
+
+def frozen_modules(model: nn.Module, names: tuple[str, ...]) -> list[nn.Module]:
+    """Stop gradients into the named submodules of ``model``; return them (to keep in eval mode)."""
+    children = dict(model.named_modules())
+    modules = []
+    for name in names:
+        if name not in children or name == "":
+            raise InvalidArgumentError(f"cannot freeze {name!r}: {type(model).__name__} has no such submodule")
+        children[name].requires_grad_(False)
+        modules.append(children[name])
+    if not any(p.requires_grad for p in model.parameters()):
+        raise InvalidArgumentError(f"freezing {', '.join(names)} leaves nothing of the model to train")
+    return modules
 
 
 @torch.no_grad()
