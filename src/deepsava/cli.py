@@ -5,10 +5,11 @@ from typing import Optional
 
 import typer
 
-from deepsava.errors import DeepSAVAError
+from deepsava.errors import EXIT_CODES, FILE_SYSTEM_EXIT_CODE, DeepSAVAError
 
 app = typer.Typer(
     help="Sparse adversarial attacks on video classifiers (DeepSAVA) and defences against them.",
+    epilog="Exit codes: " + "; ".join(f"{code} {text}" for code, text in EXIT_CODES.items()) + ".",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -142,9 +143,12 @@ def attack_command(
     batch_size: int = typer.Option(8, help="Videos attacked together (each stops on its own)."),
     seed: int = typer.Option(0, help="Seed of video choice and of random/BO frame selection."),
     device: str = typer.Option("auto", help="cpu, cuda or auto."),
-    out: Optional[str] = typer.Option(None, help="Folder for records.jsonl, summary.json and the adversarial videos."),
+    precision: str = typer.Option("fp32", help="fp32, or bf16: the model runs under bfloat16 autocast (SSIM, the"
+                                  " perturbation and the optimiser stay float32)."),
+    out: Optional[str] = typer.Option(None, help="Folder for records.jsonl, summary.json and the adversarial videos;"
+                                      " the same command run again resumes after the last finished batch."),
     save_videos: bool = typer.Option(True, help="With --out: write each adversarial video losslessly (FFV1 .mkv)."),
-    force: bool = typer.Option(False, help="Overwrite the results of an earlier run in --out."),
+    force: bool = typer.Option(False, help="Replace the results of an earlier run with other settings in --out."),
 ) -> None:
     """Attack a model with DeepSAVA; print FR, ANI, mean SSIM, mean l2,1 and time per video."""
     import torch
@@ -153,11 +157,14 @@ def attack_command(
 
     from deepsava.attacks import DeepSAVA
     from deepsava.data import VideoDataset, load_dataset
-    from deepsava.evaluate.attack_job import attack_dataset, choose_videos, prepare_output
+    from deepsava.errors import InvalidArgumentError, InvalidCheckpointError
+    from deepsava.evaluate.attack_job import attack_dataset, choose_videos, digest, prepare_output
     from deepsava.evaluate.metrics import summarize
     from deepsava.io import load_video
     from deepsava.runtime import resolve_device, seed_everything
 
+    if precision not in ("fp32", "bf16"):
+        raise InvalidArgumentError(f"unknown precision {precision!r}: use fp32 or bf16")
     dev = resolve_device(device)
     seed_everything(seed)
     if video is not None:
@@ -167,6 +174,9 @@ def attack_command(
         data = load_dataset(dataset, split=split, root=root, frames=frames_per_video, size=size)
         num_classes = len(data.classes)
     net = load_classifier(model, checkpoint, weights, preset, num_classes, dev)
+    if data is not None and net.num_classes != len(data.classes):
+        raise InvalidCheckpointError(f"the model has {net.num_classes} classes but {dataset} has {len(data.classes)}:"
+                                     " attack a model trained on this dataset")
     if data is None:
         if label is None:
             with torch.no_grad():
@@ -179,8 +189,16 @@ def attack_command(
         data = OneVideo([str(c) for c in range(net.num_classes)], [video], [label])
     attack = DeepSAVA(net, frames=frames, selector=selector, mode=mode, lam=lam, steps=steps, lr=lr, flow_lr=flow_lr,
                       ssim_budget=ssim_budget, l21_budget=l21_budget, seed=seed)
-    folder = prepare_output(out, force) if out is not None else None
-    records = attack_dataset(attack, data, choose_videos(len(data), limit, seed), batch_size, dev, folder, save_videos)
+    indices = choose_videos(len(data), limit, seed)
+    folder = None
+    if out is not None:  # what makes a re-run the same run (resumed) rather than another one (refused)
+        identity = {"model": digest(*net.state_dict().values()), "data": [dataset, split, root, frames_per_video, size],
+                    "video": digest(clip) if video is not None else None, "label": label,
+                    "videos": [data.video_ids[i] for i in indices], "attack": attack.params(),
+                    "batch_size": batch_size, "device": str(dev), "precision": precision, "save_videos": save_videos}
+        folder = prepare_output(out, force, identity)
+    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+        records = attack_dataset(attack, data, indices, batch_size, dev, folder, save_videos)
     s = summarize(records)
     table = Table(title=f"DeepSAVA ({mode}, {frames} frame(s), selector {selector}) on {getattr(net, 'name', model)}")
     for column in ("videos", "attacked", "FR", "ANI", "SSIM", "l2,1", "s / video"):
@@ -281,6 +299,7 @@ def train_command(
     freeze_cnn: bool = typer.Option(False, "--freeze-cnn", help="Keep the frame CNN of --weights fixed and train only"
                                     " what follows it (the paper's CNN+LSTM route: e.g. --model cnn-lstm --weights"
                                     " an inception-v3 checkpoint)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing checkpoint at --out."),
 ) -> None:
     """Train a classifier on clean videos; write a checkpoint recording its clean test accuracy and this command."""
     import time
@@ -289,6 +308,7 @@ def train_command(
 
     from deepsava.errors import InvalidArgumentError
     from deepsava.models import create_model, save_checkpoint
+    from deepsava.models.checkpoint import refuse_overwrite
     from deepsava.runtime import resolve_device, seed_everything
     from deepsava.train import evaluate_accuracy, train_classifier
 
@@ -303,6 +323,7 @@ def train_command(
     )
     if freeze_cnn and weights is None:
         raise InvalidArgumentError("--freeze-cnn keeps the CNN of --weights fixed: give --weights too")
+    refuse_overwrite(out, force)
     dev = resolve_device(device)
     train_set = _load_split(dataset, "train", frames, size, root)
     test_set = _load_split(dataset, "test", frames, size, root)
@@ -384,10 +405,11 @@ def evaluate_command(
 def run() -> None:
     """Entry point: user errors become one line on stderr and a documented exit code.
 
-    Exit codes: 0 success, 2 usage error (unknown option, bad option value), then
-    one per error class (deepsava.errors): 3 invalid argument, 4 invalid video,
-    5 invalid checkpoint, 6 invalid dataset, 7 invalid config; 130 interrupted.
-    ``--debug`` shows the traceback instead.
+    Exit codes (``deepsava.errors.EXIT_CODES``): 0 success, 2 usage error (unknown
+    option, bad option value), one per error class (3 invalid argument, 4 invalid
+    video, 5 invalid checkpoint, 6 invalid dataset, 7 invalid config), 8 a file or
+    folder that cannot be read or written, 130 interrupted. ``--debug`` shows the
+    traceback instead.
     """
     try:
         app()
@@ -396,6 +418,12 @@ def run() -> None:
             raise
         typer.echo(f"error: {err}", err=True)
         sys.exit(err.exit_code)
+    except OSError as err:
+        if _state["debug"]:
+            raise
+        where = f": {err.filename}" if err.filename else ""
+        typer.echo(f"error: {err.strerror or err}{where}", err=True)
+        sys.exit(FILE_SYSTEM_EXIT_CODE)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)

@@ -1,8 +1,8 @@
 """The error vocabulary: every user error raised by deepsava is one of these.
 
 The CLI turns them into one-line messages and the exit codes below (2 is left
-to usage errors of the command line itself); anything else is a bug and keeps
-its traceback.
+to usage errors of the command line itself, 8 to files that cannot be read or
+written); anything else is a bug and keeps its traceback.
 """
 
 
@@ -40,3 +40,17 @@ class InvalidConfigError(DeepSAVAError, ValueError):
     """An experiment configuration has an unknown key, a wrong type or a bad value."""
 
     exit_code = 7
+
+
+FILE_SYSTEM_EXIT_CODE = 8
+
+EXIT_CODES = {
+    0: "success",
+    1: "unexpected error (a bug: the traceback is shown; please report it)",
+    2: "usage error: unknown option or malformed option value",
+    **{cls.exit_code: f"{cls.__name__}: {cls.__doc__[0].lower()}{cls.__doc__[1:].rstrip('.')}"
+       for cls in (InvalidArgumentError, InvalidVideoError, InvalidCheckpointError, InvalidDatasetError,
+                   InvalidConfigError)},
+    FILE_SYSTEM_EXIT_CODE: "a file or folder cannot be read or written (missing, permissions, disk full)",
+    130: "interrupted (Ctrl-C); results stored so far are kept",
+}

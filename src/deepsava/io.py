@@ -5,6 +5,7 @@ Decoded clips follow :mod:`deepsava.video`: float32 ``(T, 3, H, W)`` in ``[0, 1]
 :class:`~deepsava.errors.InvalidVideoError` naming the file.
 """
 
+import itertools
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -18,6 +19,7 @@ from deepsava.video import check_clip
 
 SAMPLINGS = ("stride", "uniform", "random")
 SHORT_POLICIES = ("loop", "pad", "refuse")
+SEEK_GAP = 64  # a sampled frame further ahead than this many frames is reached by seeking
 # codec name -> (encoder, pixel format, allowed file suffixes)
 CODECS = {
     "ffv1": ("ffv1", "bgr0", (".mkv", ".avi")),  # lossless: bgr0 holds rgb24 exactly
@@ -139,7 +141,7 @@ def write_video(path, clip: torch.Tensor, fps: float = 25, codec: str = "ffv1", 
     """Write a clip ``(T, C, H, W)`` in ``[0, 1]`` (C = 1 or 3) to a video file; return the path.
 
     ``codec="ffv1"`` (.mkv or .avi) is lossless: reading the file back gives
-    ``quantize(clip)`` exactly. ``codec="h264"`` (.mp4 or .mkv, yuv420p, quality
+    ``quantize(clip)`` exactly. The same clip always gives the same bytes. ``codec="h264"`` (.mp4 or .mkv, yuv420p, quality
     ``crf`` 0–51, lower is better) is lossy and needs even height and width.
     """
     check_clip(clip)
@@ -159,7 +161,7 @@ def write_video(path, clip: torch.Tensor, fps: float = 25, codec: str = "ffv1", 
         )
     array = to_uint8(clip).expand(-1, 3, -1, -1).permute(0, 2, 3, 1).contiguous().cpu().numpy()
     path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w") as container:
+    with av.open(str(path), "w", options={"fflags": "+bitexact"}) as container:  # no random ids or dates
         stream = container.add_stream(encoder, rate=Fraction(fps).limit_denominator(100000))
         stream.height, stream.width, stream.pix_fmt = height, width, pix_fmt
         if codec == "h264":
@@ -173,36 +175,104 @@ def write_video(path, clip: torch.Tensor, fps: float = 25, codec: str = "ffv1", 
 # --- decoding helpers ---------------------------------------------------------------
 
 
-def _decode(path: Path, frames, count, size, sampling, short, seed) -> np.ndarray:
+def _decode(path: Path, frames, count, size, sampling, short, seed, seek: bool = True) -> np.ndarray:
     """Decode the sampled frames as uint8 ``(frames, H, W, 3)``; every frame when ``frames`` is None.
 
     ``count`` is the frame count the header announced; when the stream turns out
-    shorter, sampling is redone with the true count.
+    shorter, sampling is redone with the true count. A stream whose timestamps do
+    not allow an exact seek is decoded again from the start without seeking.
     """
     indices = None if frames is None else sample_indices(count, frames, sampling, short, seed, name=str(path))
-    wanted = None if indices is None else set(indices.tolist())
     kept: dict[int, np.ndarray] = {}
-    decoded = 0
+    last = -1  # index of the last frame decoded
     with _open(path) as container:
         stream = _video_stream(container, path)
         stream.thread_type = "AUTO"
         try:
-            for frame in container.decode(stream):
-                if wanted is None or decoded in wanted:
-                    kept[decoded] = _to_rgb(frame, size)
-                decoded += 1
-                if wanted is not None and len(kept) == len(wanted):
-                    break
+            if indices is None:
+                for last, frame in enumerate(container.decode(stream)):
+                    kept[last] = _to_rgb(frame, size)
+            else:
+                last = _decode_frames(container, stream, sorted(set(indices.tolist())), size, kept, seek)
+        except _CannotSeek:
+            return _decode(path, frames, count, size, sampling, short, seed, seek=False)
         except av.FFmpegError as err:
-            reason = _reason(err)
-            raise InvalidVideoError(f"{path}: corrupted video, decoding failed at frame {decoded} ({reason})") from None
-    if decoded == 0:
+            raise InvalidVideoError(
+                f"{path}: corrupted video, decoding failed after frame {last} ({_reason(err)})") from None
+    if not kept:
         raise InvalidVideoError(f"{path}: the video stream holds no decodable frame")
-    if wanted is None:
-        return np.stack([kept[i] for i in range(decoded)])
-    if len(kept) < len(wanted):  # the header over-counted: sample again from the true count
-        return _decode(path, frames, decoded, size, sampling, short, seed)
+    if indices is None:
+        return np.stack([kept[i] for i in range(len(kept))])
+    if len(kept) < len(set(indices.tolist())):  # the header over-counted: sample again from the true count
+        return _decode(path, frames, last + 1, size, sampling, short, seed, seek)
     return np.stack([kept[i] for i in indices.tolist()])
+
+
+class _CannotSeek(Exception):
+    """A seek landed past its target, or timestamps after a seek do not follow a constant frame rate."""
+
+
+def _decode_frames(container, stream, wanted: list[int], size, kept: dict, seek: bool) -> int:
+    """Decode the frames whose indices are in ``wanted`` (sorted) into ``kept``; return the last index decoded.
+
+    Frames are decoded in order and only the wanted ones converted. With ``seek``,
+    a wanted frame more than ``SEEK_GAP`` frames ahead is reached by seeking to the
+    keyframe before it. A frame's index after a seek comes from its timestamp: the
+    stream must keep a constant frame rate, which every decoded frame is checked
+    against (before a seek, a frame off the rate turns seeking off; after one, it
+    raises _CannotSeek so that the caller decodes again without seeking).
+    """
+    targets = set(wanted)
+    frames = enumerate(container.decode(stream))
+    timeline, seeked, last = None, False, -1
+    for target in wanted:
+        if target in kept:
+            continue
+        if timeline is not None and target - last > SEEK_GAP:
+            frames, seeked = _seek(container, stream, target, timeline), True
+        for last, frame in frames:
+            if last == 0 and seek and not seeked:
+                timeline = _timeline(stream, frame)
+            if timeline is not None and _index_of(frame, timeline) != last:
+                if seeked:
+                    raise _CannotSeek
+                timeline = None
+            if last in targets:
+                kept[last] = _to_rgb(frame, size)
+            if last >= target:
+                break
+        else:
+            break  # end of stream before the target: the header over-counted
+    return last
+
+
+def _timeline(stream, first: av.VideoFrame):
+    """``(timestamp of frame 0, seconds per timestamp unit, frames per second)``, or None without them."""
+    rate, base = stream.average_rate or stream.guessed_rate, stream.time_base
+    return None if first.pts is None or not rate or not base else (first.pts, base, rate)
+
+
+def _index_of(frame: av.VideoFrame, timeline) -> int | None:
+    """The frame's index from its timestamp at a constant frame rate (None when off the rate's grid)."""
+    origin, base, rate = timeline
+    if frame.pts is None:
+        return None
+    position = (frame.pts - origin) * base * rate
+    return round(position) if abs(position - round(position)) < 0.25 else None
+
+
+def _seek(container, stream, target: int, timeline):
+    """Frames ``(index, frame)`` from the keyframe at or before frame ``target``; raises _CannotSeek."""
+    origin, base, rate = timeline
+    container.seek(origin + int(target / rate / base), stream=stream, backward=True, any_frame=False)
+    decoder = container.decode(stream)
+    first = next(decoder, None)
+    if first is None:
+        return iter(())
+    index = _index_of(first, timeline)
+    if index is None or not 0 <= index <= target:
+        raise _CannotSeek
+    return itertools.chain([(index, first)], enumerate(decoder, index + 1))
 
 
 def _to_rgb(frame: av.VideoFrame, size) -> np.ndarray:

@@ -182,7 +182,13 @@ class VideoAttack:
             if y is None:
                 checked.append(None)
                 continue
-            y = torch.as_tensor(y, device=videos.device).long().view(-1)
+            try:
+                y = torch.as_tensor(y, device=videos.device)
+            except (TypeError, ValueError, RuntimeError):
+                y = None
+            if y is None or y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
+                raise InvalidArgumentError(f"{name} must be integer class indices")
+            y = y.long().view(-1)
             if y.numel() != b:
                 raise InvalidArgumentError(f"got {y.numel()} {name} for a batch of {b} videos")
             if num_classes is not None and ((y < 0).any() or (y >= num_classes).any()):

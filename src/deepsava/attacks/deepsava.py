@@ -88,7 +88,8 @@ class DeepSAVA(VideoAttack):
             if value is not None and not value >= 0.0:
                 raise InvalidArgumentError(f"{label} must be non-negative, got {value}")
         budgeted = ssim_budget is not None or l21_budget is not None
-        super().__init__(model, frames, selector, steps or (500 if budgeted else 100), targeted, seed, selector_options)
+        super().__init__(model, frames, selector, (500 if budgeted else 100) if steps is None else steps, targeted, seed,
+                         selector_options)
         self.mode = mode
         self.lam = lam if lam is not None else PAPER_LAMBDA.get(getattr(model, "name", ""), 1.0)
         self.noise_lr = lr if noise_lr is None else noise_lr

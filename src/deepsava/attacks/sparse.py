@@ -74,7 +74,8 @@ class Sparse(VideoAttack):
         if not abs(init) < 1.0:
             raise InvalidArgumentError(f"init must lie in (-1, 1), got {init}")
         budgeted = ssim_budget is not None or l21_budget is not None
-        super().__init__(model, frames, selector, steps or (500 if budgeted else 100), targeted, seed, selector_options)
+        super().__init__(model, frames, selector, (500 if budgeted else 100) if steps is None else steps, targeted, seed,
+                         selector_options)
         self.lam = lam
         self.lr = lr
         self.init = init

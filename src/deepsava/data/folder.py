@@ -68,7 +68,10 @@ class VideoFileDataset(VideoDataset):
         """uint8 ``(frames, 3, H, W)`` of item ``i``, from the cache or decoded (and then cached)."""
         cached = self.cache_path(i) if self.cache and self.paths[i].exists() else None
         if cached is not None and cached.exists():
-            return np.load(cached)
+            try:
+                return np.load(cached)
+            except (ValueError, OSError, EOFError):  # a damaged cache entry: decode the video again
+                pass
         seed = [self.seed, zlib.crc32(self.video_ids[i].encode())]
         clip = load_video(self.paths[i], seed=seed, dtype=torch.uint8, **self.options).numpy()
         if cached is not None:

@@ -81,7 +81,8 @@ def load_moving_mnist(path) -> ArrayVideoDataset:
     try:
         data = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError) as err:
-        raise InvalidDatasetError(f"{path}: not a .npy array file ({err})") from None
+        reason = "it holds pickled Python objects, which are never loaded" if "pickle" in str(err) else str(err)
+        raise InvalidDatasetError(f"{path}: not a .npy array file ({reason})") from None
     if data.ndim != 4 or data.dtype != np.uint8 or data.shape[2] != data.shape[3]:
         raise InvalidDatasetError(
             f"{path}: expected a uint8 array of shape (frames, sequences, 64, 64), got {data.dtype} {data.shape}"

@@ -2,7 +2,7 @@
 
 A configuration (``yaml.safe_load``) is a mapping::
 
-    name: table3                    # required: names the default run folder runs/<name>
+    name: table3                    # required: names the default run folder runs/<name> (a plain name)
     description: "..."              # optional free text
     dataset:                        # required
       name: synth-actions           # synth-actions, moving-digits, ucf101 or hmdb51
@@ -37,6 +37,7 @@ also built once on a stand-in model so that its own checks run before any work.
 import difflib
 import itertools
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -257,6 +258,9 @@ def parse_config(data) -> ExperimentConfig:
     top = _check_mapping("", {k: v for k, v in data.items() if k != "cells"}, {k: v for k, v in TOP.items() if k != "cells"})
     if "cells" not in data:
         raise InvalidConfigError("cells: required key missing")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", top["name"]):
+        raise InvalidConfigError(f"name: must be a plain folder name (letters, digits, '.', '_', '-'; it names"
+                                 f" runs/<name>), got {top['name']!r}")
     dataset = _check_mapping("dataset", top["dataset"], DATASET)
     dataset = {key: dataset.get(key, spec.default) for key, spec in DATASET.items()}
     dataset["options"] = dict(dataset["options"] or {})

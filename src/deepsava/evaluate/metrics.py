@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 from scipy import stats
 
+from deepsava.errors import InvalidArgumentError
+
 # The paper's largest allowed distances for AAP (Section 4.2.2): l2,1 ball 0.1, SSIM 0.92.
 AAP_L21_MAX = 0.1
 AAP_SSIM_MAX = 1 - 0.92
@@ -38,7 +40,7 @@ def average_absolute_perturbation(records: Sequence[dict], distance: str) -> flo
     success at all AAP is D_max.
     """
     if distance not in ("l21", "ssim"):
-        raise ValueError(f"distance must be 'l21' or 'ssim', got {distance!r}")
+        raise InvalidArgumentError(f"distance must be 'l21' or 'ssim', got {distance!r}")
     d_max = AAP_L21_MAX if distance == "l21" else AAP_SSIM_MAX
     f = fooling_rate(records)
     wins = [r for r in _attacked(records) if r["success"]]

@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from deepsava.data.cache import atomic_path
 from deepsava.errors import DeepSAVAError, InvalidConfigError
 from deepsava.evaluate.config import CellSpec, ExperimentConfig, build_attack, load_config
 from deepsava.evaluate.metrics import confidence_interval, summarize
@@ -256,6 +257,7 @@ def run_experiment(config: str | Path | ExperimentConfig, out: str | Path | None
         raise InvalidConfigError(f"--limit must be a positive integer, got {limit!r}")
     dev = resolve_device(device)
     out = Path(out) if out is not None else Path("runs") / config.name
+    _check_folder(out, config.name, force)
     dataset, models, cells = prepare(config, dev)
 
     count = min(config.videos, limit or config.videos, len(dataset))
@@ -267,6 +269,7 @@ def run_experiment(config: str | Path | ExperimentConfig, out: str | Path | None
             store.add_cell(cell.key, cell.spec.label, cell.canonical)
         if force:
             store.delete_cells(c.key for c in cells)
+        store.set_meta("config_name", config.name)
         store.set_meta("config_path", config.path or "")
         store.set_meta("config_source", config.source)
         store.set_meta("resume_command", outcome.resume_command)
@@ -304,8 +307,20 @@ def run_experiment(config: str | Path | ExperimentConfig, out: str | Path | None
             outcome.interrupted = outcome.videos_done < outcome.videos_total
 
         outcome.summary = summarize_cells(store, cells, dataset, orders)
-    (out / "summary.json").write_text(json.dumps(_jsonable(outcome.summary), indent=2) + "\n")
+    with atomic_path(out / "summary.json") as tmp:
+        tmp.write_text(json.dumps(_jsonable(outcome.summary), indent=2) + "\n")
     return outcome
+
+
+def _check_folder(out: Path, name: str, force: bool) -> None:
+    """Refuse a run folder holding another experiment's results (unless ``force``): one experiment per folder."""
+    if force or not (out / DB_NAME).is_file():
+        return
+    with ResultStore(out / DB_NAME) as store:
+        stored = store.meta().get("config_name")
+    if stored not in (None, name):
+        raise InvalidConfigError(f"{out} holds the results of experiment {stored!r}, not {name!r}: choose another"
+                                 " --out (or pass --force to store both there)")
 
 
 # -- summaries -------------------------------------------------------------------------------

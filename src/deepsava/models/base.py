@@ -27,8 +27,14 @@ class VideoClassifier(nn.Module):
         self.num_classes = num_classes
 
     def forward(self, videos: torch.Tensor) -> torch.Tensor:
-        """Validate ``videos (B, T, C, H, W)`` in ``[0, 1]`` (C = 1 or 3) and return logits ``(B, K)``."""
+        """Validate ``videos (B, T, C, H, W)`` in ``[0, 1]`` (C = 1 or 3) and return logits ``(B, K)``.
+
+        Videos of another float dtype than the weights (e.g. float64) are converted to it.
+        """
         check_videos(videos)
+        weight = next(self.parameters())
+        if videos.dtype != weight.dtype:
+            videos = videos.to(weight.dtype)
         if videos.shape[2] == 1:
             videos = videos.expand(-1, -1, 3, -1, -1)
         return self.classify(videos)

@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
+from deepsava.data.cache import atomic_path
 from deepsava.errors import InvalidArgumentError, InvalidCheckpointError
 from deepsava.models.base import VideoClassifier
 from deepsava.models.registry import create_model
@@ -31,12 +32,24 @@ def _file(stem: Path, suffix: str) -> Path:
     return stem.parent / (stem.name + suffix)
 
 
+def refuse_overwrite(path: str | Path, force: bool) -> None:
+    """Raise InvalidArgumentError when a checkpoint exists at ``path`` and not ``force`` (call it before training)."""
+    stem = _stem(path)
+    existing = [p for p in (_file(stem, ".safetensors"), _file(stem, ".json")) if p.exists()]
+    if existing and not force:
+        raise InvalidArgumentError(f"{existing[0]} already exists: pass --force to overwrite it or choose another --out")
+
+
 def save_checkpoint(model: VideoClassifier, path: str | Path, metadata: dict) -> Path:
-    """Write ``<path>.safetensors`` and ``<path>.json``; return the stem ``path``."""
+    """Write ``<path>.safetensors`` and ``<path>.json``; return the stem ``path``.
+
+    Each file is written under a temporary name and renamed, so a kill never leaves half a checkpoint.
+    """
     stem = _stem(path)
     stem.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(_file(stem, ".safetensors")))
+    with atomic_path(_file(stem, ".safetensors")) as tmp:
+        save_file(state, str(tmp))
     meta = {
         **metadata,
         "model": model.name,
@@ -44,7 +57,8 @@ def save_checkpoint(model: VideoClassifier, path: str | Path, metadata: dict) ->
         "num_classes": model.num_classes,
         "torch_version": torch.__version__,
     }
-    _file(stem, ".json").write_text(json.dumps(meta, indent=2) + "\n")
+    with atomic_path(_file(stem, ".json")) as tmp:
+        tmp.write_text(json.dumps(meta, indent=2) + "\n")
     return stem
 
 
@@ -57,6 +71,8 @@ def read_metadata(path: str | Path) -> dict:
         meta = json.loads(meta_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise InvalidCheckpointError(f"checkpoint metadata {meta_path} is not valid JSON: {err}") from None
+    if not isinstance(meta, dict):
+        raise InvalidCheckpointError(f"checkpoint metadata {meta_path} must be a JSON object, got {type(meta).__name__}")
     missing = [k for k in ("model", "preset", "num_classes") if k not in meta]
     if missing:
         raise InvalidCheckpointError(f"checkpoint metadata {meta_path} lacks {', '.join(missing)}")

@@ -13,6 +13,8 @@ import functools
 import torch
 import torch.nn.functional as F
 
+from deepsava.errors import InvalidArgumentError
+
 
 @functools.lru_cache(maxsize=16)
 def _pixel_grid(h: int, w: int, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
@@ -29,7 +31,7 @@ def warp(frames: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     """
     n, c, h, w = frames.shape
     if flow.shape != (n, 2, h, w):
-        raise ValueError(f"flow must have shape {(n, 2, h, w)}, got {tuple(flow.shape)}")
+        raise InvalidArgumentError(f"flow must have shape {(n, 2, h, w)}, got {tuple(flow.shape)}")
     rows, cols = _pixel_grid(h, w, frames.device, frames.dtype)
     x = (cols + flow[:, 0]).clamp(0, w - 1)
     y = (rows + flow[:, 1]).clamp(0, h - 1)

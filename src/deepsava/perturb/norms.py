@@ -6,9 +6,12 @@ import torch
 def frame_rms(delta: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
     """Root-mean-square of each frame of a perturbation (B, T, C, H, W) -> (B, T).
 
-    ``eps`` inside the square root keeps the gradient finite at exactly zero.
+    ``eps`` is added inside the square root. The gradient of a frame whose mean
+    square is exactly zero is zero (not the NaN of d sqrt(x)/dx at 0).
     """
-    return torch.sqrt(delta.pow(2).flatten(2).mean(dim=2) + eps)
+    square = delta.pow(2).flatten(2).mean(dim=2) + eps
+    positive = square > 0
+    return torch.where(positive, torch.sqrt(torch.where(positive, square, torch.ones_like(square))), 0.0)
 
 
 def l21(delta: torch.Tensor, eps: float = 0.0) -> torch.Tensor:

@@ -13,6 +13,8 @@ import functools
 import torch
 import torch.nn.functional as F
 
+from deepsava.errors import InvalidArgumentError
+
 WINDOW = 11
 SIGMA = 1.5
 K1, K2 = 0.01, 0.03
@@ -37,23 +39,31 @@ def _blur(x: torch.Tensor) -> torch.Tensor:
 def ssim(images: torch.Tensor, references: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
     """Mean SSIM of each image against its reference: (N, C, H, W) x2 -> (N,).
 
-    Images must be at least 11x11. Differentiable in both arguments.
+    Images must be at least 11x11. Differentiable in both arguments. Computed in
+    float32 (float64 stays float64) even under autocast: the variances are
+    differences of nearly equal moments, which bfloat16 cannot resolve.
     """
     if images.shape != references.shape or images.dim() != 4:
-        raise ValueError(f"ssim expects two (N, C, H, W) tensors of one shape, got {tuple(images.shape)} and {tuple(references.shape)}")
+        raise InvalidArgumentError(f"ssim expects two (N, C, H, W) tensors of one shape, got {tuple(images.shape)} and {tuple(references.shape)}")
     if min(images.shape[-2:]) < WINDOW:
-        raise ValueError(f"ssim needs frames of at least {WINDOW}x{WINDOW}, got {tuple(images.shape[-2:])}")
+        raise InvalidArgumentError(f"ssim needs frames of at least {WINDOW}x{WINDOW}, got {tuple(images.shape[-2:])}")
     c1, c2 = (K1 * data_range) ** 2, (K2 * data_range) ** 2
-    n, c = images.shape[:2]
+    n = images.shape[0]
+    dtype = torch.promote_types(torch.promote_types(images.dtype, references.dtype), torch.float32)
+    with torch.autocast(images.device.type, enabled=False):
+        return _ssim(images.to(dtype), references.to(dtype), c1, c2).reshape(n, -1).mean(dim=1)
+
+
+def _ssim(x: torch.Tensor, y: torch.Tensor, c1: float, c2: float) -> torch.Tensor:
+    """The SSIM map of (N, C, H, W) x2 -> (N, C, H-10, W-10)."""
+    c = x.shape[1]
     # One filtering pass over the five moment images stacked along channels.
-    x, y = images, references
     moments = _blur(torch.cat([x, y, x * x, y * y, x * y], dim=1))
     mu_x, mu_y, xx, yy, xy = moments.split(c, dim=1)
     var_x = xx - mu_x * mu_x
     var_y = yy - mu_y * mu_y
     cov = xy - mu_x * mu_y
-    s = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x * mu_x + mu_y * mu_y + c1) * (var_x + var_y + c2))
-    return s.reshape(n, -1).mean(dim=1)
+    return ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x * mu_x + mu_y * mu_y + c1) * (var_x + var_y + c2))
 
 
 def frame_ssim(videos: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
