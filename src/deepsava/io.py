@@ -20,6 +20,7 @@ from deepsava.video import check_clip
 SAMPLINGS = ("stride", "uniform", "random")
 SHORT_POLICIES = ("loop", "pad", "refuse")
 SEEK_GAP = 64  # a sampled frame further ahead than this many frames is reached by seeking
+TRUNCATION_SLACK = 0.05  # fewer decodable frames than the header announces, by more than this share: truncated
 # codec name -> (encoder, pixel format, allowed file suffixes)
 CODECS = {
     "ffv1": ("ffv1", "bgr0", (".mkv", ".avi")),  # lossless: bgr0 holds rgb24 exactly
@@ -116,8 +117,7 @@ def load_video(
     _check_choice("short", short, SHORT_POLICIES)
     _check_size(size)
     path = _check_file(path)
-    count = None if frames is None else video_info(path).frames
-    array = _decode(path, frames, count, size, sampling, short, seed)
+    array = _decode(path, frames, video_info(path).frames, size, sampling, short, seed)
     clip = torch.from_numpy(array).permute(0, 3, 1, 2).contiguous()
     return clip if dtype == torch.uint8 else clip.float().div_(255)
 
@@ -179,8 +179,10 @@ def _decode(path: Path, frames, count, size, sampling, short, seed, seek: bool =
     """Decode the sampled frames as uint8 ``(frames, H, W, 3)``; every frame when ``frames`` is None.
 
     ``count`` is the frame count the header announced; when the stream turns out
-    shorter, sampling is redone with the true count. A stream whose timestamps do
-    not allow an exact seek is decoded again from the start without seeking.
+    a little shorter (a header counting a frame or two the decoder never returns),
+    sampling is redone with the true count; when it is much shorter, the file is
+    truncated and InvalidVideoError says so. A stream whose timestamps do not allow
+    an exact seek is decoded again from the start without seeking.
     """
     indices = None if frames is None else sample_indices(count, frames, sampling, short, seed, name=str(path))
     kept: dict[int, np.ndarray] = {}
@@ -201,10 +203,15 @@ def _decode(path: Path, frames, count, size, sampling, short, seed, seek: bool =
                 f"{path}: corrupted video, decoding failed after frame {last} ({_reason(err)})") from None
     if not kept:
         raise InvalidVideoError(f"{path}: the video stream holds no decodable frame")
+    complete = len(kept) == len(set(indices.tolist())) if indices is not None else True
+    decoded = len(kept) if indices is None else last + 1
+    if (not complete or indices is None) and decoded < count - max(2, TRUNCATION_SLACK * count):
+        raise InvalidVideoError(f"{path}: truncated or damaged: its header announces {count} frames but only"
+                                f" {decoded} can be decoded")
     if indices is None:
         return np.stack([kept[i] for i in range(len(kept))])
-    if len(kept) < len(set(indices.tolist())):  # the header over-counted: sample again from the true count
-        return _decode(path, frames, last + 1, size, sampling, short, seed, seek)
+    if not complete:  # the header over-counted by a little: sample again from the true count
+        return _decode(path, frames, decoded, size, sampling, short, seed, seek)
     return np.stack([kept[i] for i in indices.tolist()])
 
 
@@ -310,6 +317,8 @@ def _open(path: Path):
 
 
 def _video_stream(container, path: Path):
+    if container.format.name.endswith("_pipe") or container.format.name == "image2":
+        raise InvalidVideoError(f"{path}: a still image ({container.format.name.removesuffix('_pipe')}), not a video")
     if not container.streams.video:
         kinds = sorted({s.type for s in container.streams}) or ["no streams"]
         raise InvalidVideoError(f"{path}: no video stream (holds {', '.join(kinds)})")
