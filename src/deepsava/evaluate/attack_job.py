@@ -206,6 +206,23 @@ def _difference(stored, identity: dict) -> str:
     """Which settings differ between a stored run and this one, for the refusal message."""
     if not isinstance(stored, dict):
         return "an earlier run"
-    keys = sorted(k for k in set(stored) | set(identity) if stored.get(k) != identity.get(k))
-    shown = ", ".join(f"{k}: {stored.get(k)!r} then, {identity.get(k)!r} now" for k in keys[:3])
+    before, now = _flatten(stored), _flatten(identity)
+    keys = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+    shown = ", ".join(f"{k} {_short(before.get(k))} then, {_short(now.get(k))} now" for k in keys[:3])
     return f"a run with other settings ({shown}{', ...' if len(keys) > 3 else ''})"
+
+
+def _flatten(settings: dict, prefix: str = "") -> dict:
+    """Nested settings as one level of dotted keys: {"attack": {"seed": 3}} -> {"attack.seed": 3}."""
+    flat = {}
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[prefix + key] = value
+    return flat
+
+
+def _short(value) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -1,0 +1,241 @@
+"""Interruption, concurrency and determinism of `deepsava attack --out` and of the result store.
+
+The attack runs on a small UCF101-layout folder built from the real clips (6 videos, batches
+of 2), with BO selecting the frame, so that every batch draws on the global random generators.
+"""
+
+import hashlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from deepsava import cli
+from deepsava.errors import InvalidArgumentError
+from deepsava.evaluate.attack_job import attack_dataset, prepare_output
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+CLIPS = (Path(__file__).parents[1] / "../shared/data/clips").resolve()
+
+
+@pytest.fixture(scope="module")
+def ucf(tmp_path_factory):
+    """A UCF101-style root (2 classes x 3 videos, links to the real clips), a random 2-class checkpoint, a cache."""
+    from deepsava.models import create_model, save_checkpoint
+
+    if not all((CLIPS / name).is_file() for name in ("v_Basketball_g01_c01.avi", "abseiling_k400.mp4")):
+        pytest.skip("real clips not available")
+    root = tmp_path_factory.mktemp("ucf")
+    listed = []
+    for cls, source in (("Basketball", "v_Basketball_g01_c01.avi"), ("Abseiling", "abseiling_k400.mp4")):
+        (root / cls).mkdir()
+        for c in range(1, 4):
+            name = f"{cls}/v_{cls}_g01_c0{c}{Path(source).suffix}"
+            (root / name).symlink_to(CLIPS / source)
+            listed.append(name)
+    lists = root / "ucfTrainTestlist"
+    lists.mkdir()
+    (lists / "classInd.txt").write_text("1 Basketball\n2 Abseiling\n")
+    (lists / "testlist01.txt").write_text("\n".join(listed) + "\n")
+    (lists / "trainlist01.txt").write_text("\n".join(f"{n} 1" for n in listed) + "\n")
+    torch.manual_seed(1)
+    checkpoint = save_checkpoint(create_model("cnn-lstm", 2, "tiny"), root / "model", {"dataset": "ucf101"})
+    previous = os.environ.get("DEEPSAVA_CACHE")
+    os.environ["DEEPSAVA_CACHE"] = str(root / "cache")
+    yield root, checkpoint
+    if previous is None:
+        os.environ.pop("DEEPSAVA_CACHE", None)
+    else:
+        os.environ["DEEPSAVA_CACHE"] = previous
+
+
+def attack_args(ucf, out: Path, *extra: str) -> list[str]:
+    root, checkpoint = ucf
+    return ["attack", "--checkpoint", str(checkpoint), "--dataset", "ucf101", "--root", str(root), "--length", "8",
+            "--size", "32", "--selector", "bo", "--steps", "10", "--lr", "0.1", "--batch-size", "2", "--seed", "3",
+            "--device", "cpu", "--out", str(out), *extra]
+
+
+def invoke(args: list[str], capsys) -> tuple[int, str]:
+    """Run the CLI in this process; return (exit code, stderr)."""
+    old = sys.argv
+    sys.argv = ["deepsava", *args]
+    try:
+        cli.run()
+        code = 0
+    except SystemExit as done:
+        code = done.code or 0
+    finally:
+        sys.argv = old
+    return code, capsys.readouterr().err
+
+
+def lines(out: Path) -> list[dict]:
+    path = out / "records.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def comparable(records: list[dict]) -> dict:
+    return {r["video_id"]: {k: v for k, v in r.items() if k != "seconds"} for r in records}
+
+
+def video_bytes(out: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted((out / "videos").glob("*.mkv"))}
+
+
+@pytest.fixture(scope="module")
+def reference(ucf, tmp_path_factory):
+    """An uninterrupted run of the attack command (in this process)."""
+    out = tmp_path_factory.mktemp("reference") / "run"
+    old = sys.argv
+    sys.argv = ["deepsava", *attack_args(ucf, out)]
+    try:
+        cli.run()
+    except SystemExit as done:
+        assert not done.code
+    finally:
+        sys.argv = old
+    return out
+
+
+def test_sigkill_during_attack_loses_at_most_the_batch_in_flight(ucf, reference, tmp_path):
+    """Killed after its first batch and started again, another process gives the reference's bytes exactly.
+
+    This is also the determinism test: the same command and seed, in other processes, give
+    byte-identical lossless adversarial videos.
+    """
+    attacked = [r for r in lines(reference) if r["clean_correct"]]
+    assert attacked and all(r["l21"] > 0.01 for r in attacked)  # perturbed: there is something to compare
+    assert len(video_bytes(reference)) == 6
+    out = tmp_path / "killed"
+    command = [sys.executable, "-c", "from deepsava.cli import run; run()", *attack_args(ucf, out)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline and process.poll() is None and len(lines(out)) < 2:
+        time.sleep(0.01)
+    assert process.poll() is None, process.stderr.read().decode()
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    partial = lines(out)
+    assert 2 <= len(partial) < 6 and len(partial) % 2 == 0  # whole batches only
+    assert all(comparable(lines(reference))[vid] == record for vid, record in comparable(partial).items())
+
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)  # the same command
+    assert done.returncode == 0, done.stderr
+    assert len(lines(out)) == 6 and comparable(lines(out)) == comparable(lines(reference))
+    assert video_bytes(out) == video_bytes(reference)
+    summaries = [json.loads((folder / "summary.json").read_text()) for folder in (out, reference)]
+    for summary in summaries:
+        summary["summary"].pop("seconds_per_video")
+    assert summaries[0] == summaries[1]
+
+
+def test_a_different_command_on_the_folder_is_refused_unless_forced(ucf, reference, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert invoke(attack_args(ucf, out, "--no-save-videos", "--limit", "2"), capsys)[0] == 0
+    before = (out / "records.jsonl").read_text()
+    code, err = invoke(attack_args(ucf, out, "--no-save-videos", "--limit", "2", "--seed", "4"), capsys)
+    assert code == InvalidArgumentError.exit_code and "Traceback" not in err
+    assert err.startswith("error:") and "already holds results" in err and "--force" in err and "attack.seed 3 then, 4 now" in err
+    assert (out / "records.jsonl").read_text() == before  # untouched
+    code, err = invoke(attack_args(ucf, out, "--no-save-videos", "--limit", "2", "--seed", "4", "--force"), capsys)
+    assert code == 0, err
+    assert json.loads((out / "run.json").read_text())["attack"]["seed"] == 4 and len(lines(out)) == 2
+
+
+def test_a_second_process_cannot_write_to_a_folder_in_use(ucf, tmp_path, capsys):
+    import fcntl
+
+    out = tmp_path / "busy"
+    out.mkdir()
+    with open(out / ".lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        code, err = invoke(attack_args(ucf, out), capsys)
+    assert code == InvalidArgumentError.exit_code and "being written by another deepsava process" in err
+    assert not (out / "records.jsonl").exists()
+
+
+class Counting:
+    """Wraps an attack and counts the videos it is called on."""
+
+    def __init__(self, attack):
+        self.attack, self.videos = attack, 0
+        self.name, self.seed, self.params = attack.name, attack.seed, attack.params
+
+    def __call__(self, videos, labels):
+        self.videos += len(videos)
+        return self.attack(videos, labels)
+
+
+def test_a_batch_cut_short_mid_write_is_attacked_again_and_nothing_else(tmp_path):
+    from deepsava.attacks import DeepSAVA
+    from deepsava.data import ArrayVideoDataset
+    from toymodels import OneFrame
+
+    model = OneFrame(frame=1).eval()
+    clips = (torch.rand(6, 3, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 255).to(torch.uint8).numpy()
+    data = ArrayVideoDataset(clips, range(6), ["a", "b", "c", "d"], [f"clip/{i}" for i in range(6)], [0, 1, 2, 3, 0, 1])
+
+    def run(out):
+        attack = Counting(DeepSAVA(model, frames=1, selector="random", steps=10, lr=0.1))
+        folder = prepare_output(out, force=False, identity={"test": 1})
+        records = attack_dataset(attack, data, list(range(6)), 2, torch.device("cpu"), folder, True, progress=False)
+        return records, attack.videos
+
+    full, attacked = run(tmp_path / "full")
+    assert attacked == 6
+    out = tmp_path / "cut"
+    run(out)
+    text = (out / "records.jsonl").read_text().splitlines(keepends=True)
+    # A kill in the middle of the last batch's append: one whole line of it and half of the next.
+    (out / "records.jsonl").write_text("".join(text[:5]) + text[5][:40])
+    (out / "videos" / ".clip_5.tmp.mkv").write_bytes(b"half a video")
+    records, attacked = run(out)
+    assert attacked == 2  # only the batch cut short
+    assert comparable(records) == comparable(full) and len(lines(out)) == 6
+    assert video_bytes(out) == video_bytes(tmp_path / "full")
+    records, attacked = run(out)
+    assert attacked == 0 and comparable(records) == comparable(full)
+
+
+WRITER = textwrap.dedent("""
+    import random, sys, time
+    from deepsava.evaluate.store import ResultStore
+    path, who = sys.argv[1], int(sys.argv[2])
+    random.seed(who)
+    new = 0
+    with ResultStore(path) as store:
+        store.add_cell("cell", "label", {"method": "test"})
+        for batch in range(60):
+            # both processes write batches 0..59 (the same rows) and one row of their own each time
+            ids = [f"v{batch:03d}-{j}" for j in range(4)] + [f"only{who}-{batch:03d}"]
+            records = [{"video_id": vid, "writer": who, "success": True} for vid in ids]
+            new += store.add_results("cell", 0, records)
+            time.sleep(random.random() * 0.002)
+    print(new)
+""")
+
+
+def test_two_processes_writing_one_store_neither_corrupt_nor_duplicate(tmp_path):
+    path = tmp_path / "results.sqlite"
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(who)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for who in (1, 2)]
+    outputs = [w.communicate(timeout=120) for w in writers]
+    assert all(w.returncode == 0 for w in writers), outputs
+    db = sqlite3.connect(str(path))
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    rows = db.execute("SELECT video_id, record FROM results").fetchall()
+    ids = [vid for vid, _ in rows]
+    assert len(ids) == len(set(ids)) == 60 * 4 + 2 * 60  # shared rows once, each writer's own rows once
+    assert sum(int(out) for out, _ in outputs) == len(ids)  # each row counted new by exactly one writer
+    assert all(json.loads(record)["video_id"] == vid for vid, record in rows)
