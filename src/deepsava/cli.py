@@ -309,6 +309,7 @@ def train_command(
     from deepsava.errors import InvalidArgumentError
     from deepsava.models import create_model, save_checkpoint
     from deepsava.models.checkpoint import refuse_overwrite
+    from deepsava.models.registry import MODELS
     from deepsava.runtime import resolve_device, seed_everything
     from deepsava.train import evaluate_accuracy, train_classifier
 
@@ -323,6 +324,8 @@ def train_command(
     )
     if freeze_cnn and weights is None:
         raise InvalidArgumentError("--freeze-cnn keeps the CNN of --weights fixed: give --weights too")
+    if model not in MODELS:  # before the dataset is loaded
+        raise InvalidArgumentError(f"unknown model {model!r}: choose one of {', '.join(MODELS)}")
     refuse_overwrite(out, force)
     dev = resolve_device(device)
     train_set = _load_split(dataset, "train", frames, size, root)
@@ -416,7 +419,7 @@ def run() -> None:
     except DeepSAVAError as err:
         if _state["debug"]:
             raise
-        typer.echo(f"error: {err}", err=True)
+        typer.echo("error: " + " ".join(str(err).split()), err=True)  # one line, whatever the message
         sys.exit(err.exit_code)
     except OSError as err:
         if _state["debug"]:

@@ -244,7 +244,10 @@ def load_config(path: str | Path) -> ExperimentConfig:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
-        raise InvalidConfigError(f"{path}: not valid YAML: {err}") from None
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        reason = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise InvalidConfigError(f"{path}: not valid YAML{where}: {reason}") from None
     config = parse_config(data)
     config.source, config.path = text, str(path)
     return config
