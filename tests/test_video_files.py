@@ -13,7 +13,7 @@ import av
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import deepsava.io as io
@@ -209,6 +209,7 @@ def mutate(data: bytes, edits) -> bytes:
 @settings(max_examples=int(os.environ.get("DEEPSAVA_FUZZ_EXAMPLES", 40)), deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(case=mutations())
+@example(case=("abseiling_k400.mp4", [("flip", 1.0, 1, b"\x80")]))  # metadata not UTF-8: PyAV's UnicodeDecodeError
 def test_mutated_real_clips_give_a_valid_clip_or_invalid_video_error(tmp_path, case):
     name, edits = case
     path = tmp_path / f"mutated{Path(name).suffix}"

@@ -20,6 +20,8 @@ from deepsava.video import check_clip
 SAMPLINGS = ("stride", "uniform", "random")
 SHORT_POLICIES = ("loop", "pad", "refuse")
 SEEK_GAP = 64  # a sampled frame further ahead than this many frames is reached by seeking
+# what PyAV raises on a damaged file (metadata that is not UTF-8 fails while opening)
+READ_ERRORS = (av.FFmpegError, UnicodeDecodeError)
 TRUNCATION_SLACK = 0.05  # fewer decodable frames than the header announces, by more than this share: truncated
 # codec name -> (encoder, pixel format, allowed file suffixes)
 CODECS = {
@@ -198,7 +200,7 @@ def _decode(path: Path, frames, count, size, sampling, short, seed, seek: bool =
                 last = _decode_frames(container, stream, sorted(set(indices.tolist())), size, kept, seek)
         except _CannotSeek:
             return _decode(path, frames, count, size, sampling, short, seed, seek=False)
-        except av.FFmpegError as err:
+        except READ_ERRORS as err:
             raise InvalidVideoError(
                 f"{path}: corrupted video, decoding failed after frame {last} ({_reason(err)})") from None
     if not kept:
@@ -312,7 +314,7 @@ def _check_file(path) -> Path:
 def _open(path: Path):
     try:
         return av.open(str(path))
-    except av.FFmpegError as err:
+    except READ_ERRORS as err:
         raise InvalidVideoError(f"{path}: not a video file PyAV can read ({_reason(err)})") from None
 
 
@@ -328,7 +330,7 @@ def _video_stream(container, path: Path):
 def _count_packets(container, stream, path: Path) -> int:
     try:
         return sum(1 for packet in container.demux(stream) if packet.size)
-    except av.FFmpegError as err:
+    except READ_ERRORS as err:
         raise InvalidVideoError(f"{path}: corrupted container ({_reason(err)})") from None
 
 
