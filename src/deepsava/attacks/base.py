@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from deepsava.errors import InvalidArgumentError
+from deepsava.errors import InvalidArgumentError, InvalidVideoError
 from deepsava.perturb import frame_ssim, gather_frames, l21, scatter_frames
+from deepsava.perturb.ssim import WINDOW
 from deepsava.video import check_videos
 
 
@@ -172,6 +173,12 @@ class VideoAttack:
         """Validate a call's inputs; return labels (and targets) as long tensors (B,)."""
         check_videos(videos)
         b, t = videos.shape[:2]
+        if videos.dtype != torch.float32:
+            raise InvalidVideoError(f"attacks take float32 videos (the tensor convention), got {videos.dtype}:"
+                                    " convert them with videos.float()")
+        if min(videos.shape[-2:]) < WINDOW:
+            raise InvalidVideoError(f"frames must be at least {WINDOW}x{WINDOW} pixels (the SSIM window every result"
+                                    f" reports), got {tuple(videos.shape[-2:])}")
         if self.frames > t:
             raise InvalidArgumentError(f"frames={self.frames} exceeds the video length T={t}")
         if self.targeted and targets is None:
