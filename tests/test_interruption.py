@@ -186,10 +186,10 @@ def test_a_batch_cut_short_mid_write_is_attacked_again_and_nothing_else(tmp_path
     clips = (torch.rand(6, 3, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 255).to(torch.uint8).numpy()
     data = ArrayVideoDataset(clips, range(6), ["a", "b", "c", "d"], [f"clip/{i}" for i in range(6)], [0, 1, 2, 3, 0, 1])
 
-    def run(out):
+    def run(out, indices=range(6)):
         attack = Counting(DeepSAVA(model, frames=1, selector="random", steps=10, lr=0.1))
         folder = prepare_output(out, force=False, identity={"test": 1})
-        records = attack_dataset(attack, data, list(range(6)), 2, torch.device("cpu"), folder, True, progress=False)
+        records = attack_dataset(attack, data, list(indices), 2, torch.device("cpu"), folder, True, progress=False)
         return records, attack.videos
 
     full, attacked = run(tmp_path / "full")
@@ -206,6 +206,8 @@ def test_a_batch_cut_short_mid_write_is_attacked_again_and_nothing_else(tmp_path
     assert video_bytes(out) == video_bytes(tmp_path / "full")
     records, attacked = run(out)
     assert attacked == 0 and comparable(records) == comparable(full)
+    records, attacked = run(out, [2, 3])  # a part of the run: read back, the other records kept
+    assert attacked == 0 and len(records) == 2 and len(lines(out)) == 6
 
 
 WRITER = textwrap.dedent("""

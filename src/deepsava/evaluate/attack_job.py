@@ -172,27 +172,27 @@ def _append(path: Path, records: list[dict]) -> None:
 
 
 def _resume(out: Path, batches: list[list[str]]) -> dict[str, dict]:
-    """Records already stored for whole batches, by video id; rewrites records.jsonl without any others.
+    """Records already stored for whole batches of ``batches`` (video ids), by video id.
 
     A kill can leave the last batch cut short (some of its lines, or half a line):
-    those records are dropped, so that batch runs again.
+    records.jsonl is rewritten without them, so that batch runs again.
     """
     path = out / RECORDS
     if not path.exists():
         return {}
     text = path.read_text()
     found = {}
-    for line in text.split("\n")[: -1]:  # the part after the last newline is never a whole record
+    for line in text.split("\n")[:-1]:  # the part after the last newline is never a whole record
         try:
             record = json.loads(line)
             found[record["video_id"]] = record
         except (json.JSONDecodeError, KeyError, TypeError):
             continue
-    kept = [[found[vid] for vid in ids] for ids in batches if all(vid in found for vid in ids)]
-    lines = "".join(json.dumps(r) + "\n" for batch in kept for r in batch)
+    partial = {vid for ids in batches if not all(vid in found for vid in ids) for vid in ids}
+    lines = "".join(json.dumps(r) + "\n" for vid, r in found.items() if vid not in partial)
     if lines != text:
         write_atomic(path, lines)
-    return {r["video_id"]: r for batch in kept for r in batch}
+    return {vid: r for vid, r in found.items() if vid not in partial}
 
 
 def _read_json(path: Path):
