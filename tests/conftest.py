@@ -43,3 +43,26 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def cli_run(capsys):
+    """Run the deepsava command line in this process: ``cli_run(args) -> (exit code, stdout, stderr)``."""
+    import sys
+
+    from deepsava import cli
+
+    def run(args) -> tuple[int, str, str]:
+        old = sys.argv
+        sys.argv = ["deepsava", *map(str, args)]
+        try:
+            cli.run()
+            code = 0
+        except SystemExit as done:
+            code = done.code if isinstance(done.code, int) else 1
+        finally:
+            sys.argv = old
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run

@@ -6,7 +6,6 @@ before any work, naming what is wrong, and nothing written outside the output fo
 
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,21 +18,6 @@ from deepsava.errors import EXIT_CODES, FILE_SYSTEM_EXIT_CODE, InvalidArgumentEr
 ROOT = Path(__file__).resolve().parents[1]
 CLIPS = (ROOT / "../shared/data/clips").resolve()
 REAL = CLIPS / "v_Basketball_g01_c01.avi"
-
-
-def invoke(args: list[str], capsys) -> tuple[int, str, str]:
-    """Run the CLI in this process; return (exit code, stdout, stderr)."""
-    old = sys.argv
-    sys.argv = ["deepsava", *map(str, args)]
-    try:
-        cli.run()
-        code = 0
-    except SystemExit as done:
-        code = done.code if isinstance(done.code, int) else 1
-    finally:
-        sys.argv = old
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def assert_one_line(code: int, err: str, expected: int, needle: str) -> None:
@@ -89,28 +73,28 @@ def cases(root: Path) -> list[tuple[list, int, str]]:
 
 
 @pytest.mark.skipif(not REAL.is_file(), reason="real clips not available")
-def test_user_errors_are_one_line_with_their_exit_code(workspace, capsys):
+def test_user_errors_are_one_line_with_their_exit_code(workspace, cli_run):
     for args, expected, needle in cases(workspace):
-        code, _, err = invoke(args, capsys)
+        code, _, err = cli_run(args)
         assert_one_line(code, err, expected, needle)
     assert not (workspace / "new.safetensors").exists()
 
 
-def test_debug_shows_the_traceback(tmp_path, capsys):
+def test_debug_shows_the_traceback(tmp_path, cli_run):
     with pytest.raises(InvalidArgumentError, match="does not exist"):
-        invoke(["--debug", "report", tmp_path / "nothing"], capsys)
+        cli_run(["--debug", "report", tmp_path / "nothing"])
 
 
-def test_every_command_rejects_an_unknown_option_as_a_usage_error(capsys):
+def test_every_command_rejects_an_unknown_option_as_a_usage_error(cli_run):
     names = [command.name for command in cli.app.registered_commands]
     assert {"attack", "experiment", "report", "train", "evaluate", "data", "demo"} <= set(names)
     for name in names:
-        code, _, err = invoke([name, "--no-such-option"], capsys)
+        code, _, err = cli_run([name, "--no-such-option"])
         assert code == 2 and "No such option" in err and "Traceback" not in err, name
 
 
-def test_exit_codes_are_documented_in_help_and_readme(capsys):
-    code, out, _ = invoke(["--help"], capsys)
+def test_exit_codes_are_documented_in_help_and_readme(cli_run):
+    code, out, _ = cli_run(["--help"])
     assert code == 0
     text = " ".join(out.replace("│", " ").split())
     readme = (ROOT / "README.md").read_text()
@@ -128,32 +112,32 @@ def minimal_config(**changes) -> dict:
     return {**config, **changes}
 
 
-def test_yaml_that_would_run_code_is_refused_without_running_it(tmp_path, capsys):
+def test_yaml_that_would_run_code_is_refused_without_running_it(tmp_path, cli_run):
     marker = tmp_path / "marker"
     path = tmp_path / "evil.yaml"
     path.write_text(yaml.safe_dump(minimal_config()) +
                     f"description: !!python/object/apply:os.system ['touch {marker}']\n")
-    code, _, err = invoke(["experiment", path, "--out", tmp_path / "run"], capsys)
+    code, _, err = cli_run(["experiment", path, "--out", tmp_path / "run"])
     assert_one_line(code, err, 7, "not valid YAML")
     assert not marker.exists() and not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize("name", ["../escape", "/tmp/abs", "a/b", "..", ""])
-def test_a_config_name_cannot_lead_outside_the_runs_folder(tmp_path, capsys, name):
+def test_a_config_name_cannot_lead_outside_the_runs_folder(tmp_path, cli_run, name):
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(minimal_config(name=name)))
-    code, _, err = invoke(["experiment", path], capsys)
+    code, _, err = cli_run(["experiment", path])
     assert_one_line(code, err, 7, "name: must be a plain folder name")
 
 
-def test_experiment_refuses_a_folder_holding_another_experiment(tmp_path, capsys):
+def test_experiment_refuses_a_folder_holding_another_experiment(tmp_path, cli_run):
     from deepsava.evaluate.store import ResultStore
 
     with ResultStore(tmp_path / "run" / "results.sqlite") as store:
         store.set_meta("config_name", "table9")
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(minimal_config()))
-    code, _, err = invoke(["experiment", path, "--out", tmp_path / "run"], capsys)
+    code, _, err = cli_run(["experiment", path, "--out", tmp_path / "run"])
     assert_one_line(code, err, 7, "holds the results of experiment 'table9', not 'small'")
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["results.sqlite"]
 

@@ -65,20 +65,6 @@ def attack_args(ucf, out: Path, *extra: str) -> list[str]:
             "--device", "cpu", "--out", str(out), *extra]
 
 
-def invoke(args: list[str], capsys) -> tuple[int, str]:
-    """Run the CLI in this process; return (exit code, stderr)."""
-    old = sys.argv
-    sys.argv = ["deepsava", *args]
-    try:
-        cli.run()
-        code = 0
-    except SystemExit as done:
-        code = done.code or 0
-    finally:
-        sys.argv = old
-    return code, capsys.readouterr().err
-
-
 def lines(out: Path) -> list[dict]:
     path = out / "records.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
@@ -140,27 +126,27 @@ def test_sigkill_during_attack_loses_at_most_the_batch_in_flight(ucf, reference,
     assert summaries[0] == summaries[1]
 
 
-def test_a_different_command_on_the_folder_is_refused_unless_forced(ucf, reference, tmp_path, capsys):
+def test_a_different_command_on_the_folder_is_refused_unless_forced(ucf, reference, tmp_path, cli_run):
     out = tmp_path / "run"
-    assert invoke(attack_args(ucf, out, "--no-save-videos", "--limit", "2"), capsys)[0] == 0
+    assert cli_run(attack_args(ucf, out, "--no-save-videos", "--limit", "2"))[0] == 0
     before = (out / "records.jsonl").read_text()
-    code, err = invoke(attack_args(ucf, out, "--no-save-videos", "--limit", "2", "--seed", "4"), capsys)
+    code, _, err = cli_run(attack_args(ucf, out, "--no-save-videos", "--limit", "2", "--seed", "4"))
     assert code == InvalidArgumentError.exit_code and "Traceback" not in err
     assert err.startswith("error:") and "already holds results" in err and "--force" in err and "attack.seed 3 then, 4 now" in err
     assert (out / "records.jsonl").read_text() == before  # untouched
-    code, err = invoke(attack_args(ucf, out, "--no-save-videos", "--limit", "2", "--seed", "4", "--force"), capsys)
+    code, _, err = cli_run(attack_args(ucf, out, "--no-save-videos", "--limit", "2", "--seed", "4", "--force"))
     assert code == 0, err
     assert json.loads((out / "run.json").read_text())["attack"]["seed"] == 4 and len(lines(out)) == 2
 
 
-def test_a_second_process_cannot_write_to_a_folder_in_use(ucf, tmp_path, capsys):
+def test_a_second_process_cannot_write_to_a_folder_in_use(ucf, tmp_path, cli_run):
     import fcntl
 
     out = tmp_path / "busy"
     out.mkdir()
     with open(out / ".lock", "w") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
-        code, err = invoke(attack_args(ucf, out), capsys)
+        code, _, err = cli_run(attack_args(ucf, out))
     assert code == InvalidArgumentError.exit_code and "being written by another deepsava process" in err
     assert not (out / "records.jsonl").exists()
 
