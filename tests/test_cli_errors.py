@@ -140,6 +140,10 @@ def test_experiment_refuses_a_folder_holding_another_experiment(tmp_path, cli_ru
     code, _, err = cli_run(["experiment", path, "--out", tmp_path / "run"])
     assert_one_line(code, err, 7, "holds the results of experiment 'table9', not 'small'")
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["results.sqlite"]
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "results.sqlite").write_text("not a database, " * 100)
+    code, _, err = cli_run(["experiment", path, "--out", tmp_path / "broken"])
+    assert_one_line(code, err, 3, "results.sqlite is not a readable result database")
 
 
 # --- output folders -----------------------------------------------------------------------------

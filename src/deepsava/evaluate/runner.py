@@ -33,6 +33,7 @@ import math
 import os
 import shlex
 import signal
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +42,7 @@ import numpy as np
 import torch
 
 from deepsava.data.cache import atomic_path
-from deepsava.errors import DeepSAVAError, InvalidConfigError
+from deepsava.errors import DeepSAVAError, InvalidArgumentError, InvalidConfigError
 from deepsava.evaluate.config import CellSpec, ExperimentConfig, build_attack, load_config
 from deepsava.evaluate.metrics import confidence_interval, summarize
 from deepsava.evaluate.store import ResultStore
@@ -314,10 +315,16 @@ def run_experiment(config: str | Path | ExperimentConfig, out: str | Path | None
 
 def _check_folder(out: Path, name: str, force: bool) -> None:
     """Refuse a run folder holding another experiment's results (unless ``force``): one experiment per folder."""
-    if force or not (out / DB_NAME).is_file():
+    if not (out / DB_NAME).is_file():
         return
-    with ResultStore(out / DB_NAME) as store:
-        stored = store.meta().get("config_name")
+    try:
+        with ResultStore(out / DB_NAME) as store:
+            stored = store.meta().get("config_name")
+    except sqlite3.DatabaseError as err:
+        raise InvalidArgumentError(f"{out / DB_NAME} is not a readable result database ({err}):"
+                                   " choose another --out") from None
+    if force:
+        return
     if stored not in (None, name):
         raise InvalidConfigError(f"{out} holds the results of experiment {stored!r}, not {name!r}: choose another"
                                  " --out (or pass --force to store both there)")
