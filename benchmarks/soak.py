@@ -6,10 +6,12 @@ One ``attack_dataset`` call (the code behind ``deepsava attack --out``) attacks 
 test splits of synth-actions generated with 84 videos per class (1,008 videos of 16 frames,
 64x64) with the shipped CNN+LSTM: DeepSAVA, one frame chosen by ``--selector`` (default
 "first"), ``--steps`` 10, batches of 8, every record appended and every adversarial video
-written losslessly, as a real run does. A thread samples the resident memory (VmRSS) every
-``--every`` seconds together with the number of videos stored so far. Printed: RSS at every
-100 videos, and the least-squares slope of RSS over videos after the first 200 (warm-up;
-a fifth of ``--videos`` when that is fewer).
+written losslessly, as a real run does. A thread samples the resident memory every
+``--every`` seconds together with the number of videos stored so far: all of it (VmRSS) and
+its anonymous part (RssAnon: heap and tensors, where a leak would show; the rest is mostly
+pages of the memory-mapped dataset file, which grow as more videos are read and which the
+kernel can drop). Printed: both at every 100 videos, and their least-squares slopes over
+videos after the first 200 (warm-up; a fifth of ``--videos`` when that is fewer).
 """
 
 import argparse
@@ -27,11 +29,10 @@ from deepsava.evaluate.attack_job import attack_dataset, prepare_output
 from deepsava.models import load_shipped
 
 
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc/self/status (Linux only)")
+def memory_mb() -> tuple[float, float]:
+    """(resident, anonymous resident) memory of this process in MB, from /proc (Linux only)."""
+    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["RssAnon"].split()[0]) / 1024
 
 
 def both_splits(frames: int, videos_per_class: int) -> ArrayVideoDataset:
@@ -66,7 +67,7 @@ def main() -> None:
         while not done.is_set():
             path = out / "records.jsonl"
             stored = path.read_text().count("\n") if path.exists() else 0
-            samples.append((time.perf_counter() - start, stored, rss_mb()))
+            samples.append((time.perf_counter() - start, stored, *memory_mb()))
             done.wait(args.every)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -75,22 +76,24 @@ def main() -> None:
                              save_videos=True, progress=False)
     done.set()
     sampler.join()
-    samples.append((time.perf_counter() - start, len(records), rss_mb()))
+    samples.append((time.perf_counter() - start, len(records), *memory_mb()))
 
     print(f"{len(records)} videos in {samples[-1][0]:.0f} s, torch threads {torch.get_num_threads()}")
-    print("| videos stored | RSS (MB) | elapsed (s) |")
-    print("|---|---|---|")
+    print("| videos stored | RSS (MB) | anonymous RSS (MB) | elapsed (s) |")
+    print("|---|---|---|---|")
     for mark in range(0, args.videos + 1, 100):
-        t, n, rss = min(samples, key=lambda s: abs(s[1] - mark))
-        print(f"| {n} | {rss:.0f} | {t:.0f} |")
+        t, n, rss, anon = min(samples, key=lambda s: abs(s[1] - mark))
+        print(f"| {n} | {rss:.0f} | {anon:.0f} | {t:.0f} |")
     warm = min(200, args.videos // 5)
-    late = np.array([(n, rss) for _, n, rss in samples if n >= warm])
-    slope = np.polyfit(late[:, 0], late[:, 1], 1)[0] * 100
-    rss = np.array([s[2] for s in samples])
-    print(f"RSS after {warm} videos: min {late[:, 1].min():.0f} MB, max {late[:, 1].max():.0f} MB;"
-          f" slope {slope:+.2f} MB per 100 videos; peak over the run {rss.max():.0f} MB")
+    late = np.array([s[1:] for s in samples if s[1] >= warm])  # (videos, rss, anon)
+    slopes = {}
+    for column, name in ((1, "RSS"), (2, "anonymous RSS")):
+        slopes[name] = np.polyfit(late[:, 0], late[:, column], 1)[0] * 100
+        print(f"{name} after {warm} videos: min {late[:, column].min():.0f} MB, max {late[:, column].max():.0f} MB,"
+              f" slope {slopes[name]:+.2f} MB per 100 videos; peak over the run"
+              f" {max(s[column + 1] for s in samples):.0f} MB")
     (out / "soak_samples.json").write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
-                                                       "samples": samples, "slope_mb_per_100": slope}))
+                                                       "samples": samples, "slopes_mb_per_100": slopes}))
 
 
 if __name__ == "__main__":

@@ -80,16 +80,18 @@ def video_bytes(out: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def reference(ucf, tmp_path_factory):
-    """An uninterrupted run of the attack command (in this process)."""
+    """An uninterrupted run of the attack command (in this process, single-threaded like the subprocesses)."""
     out = tmp_path_factory.mktemp("reference") / "run"
-    old = sys.argv
+    old, threads = sys.argv, torch.get_num_threads()
     sys.argv = ["deepsava", *attack_args(ucf, out)]
+    torch.set_num_threads(1)  # results are bit-identical for one thread count, not across counts
     try:
         cli.run()
     except SystemExit as done:
         assert not done.code
     finally:
         sys.argv = old
+        torch.set_num_threads(threads)
     return out
 
 
