@@ -143,8 +143,9 @@ def write_video(path, clip: torch.Tensor, fps: float = 25, codec: str = "ffv1", 
     """Write a clip ``(T, C, H, W)`` in ``[0, 1]`` (C = 1 or 3) to a video file; return the path.
 
     ``codec="ffv1"`` (.mkv or .avi) is lossless: reading the file back gives
-    ``quantize(clip)`` exactly. The same clip always gives the same bytes. ``codec="h264"`` (.mp4 or .mkv, yuv420p, quality
-    ``crf`` 0–51, lower is better) is lossy and needs even height and width.
+    ``quantize(clip)`` exactly. ``codec="h264"`` (.mp4 or .mkv, yuv420p, quality
+    ``crf`` 0–51, lower is better) is lossy and needs even height and width. The
+    same clip always gives the same bytes.
     """
     check_clip(clip)
     _check_choice("codec", codec, tuple(CODECS))
@@ -205,15 +206,14 @@ def _decode(path: Path, frames, count, size, sampling, short, seed, seek: bool =
                 f"{path}: corrupted video, decoding failed after frame {last} ({_reason(err)})") from None
     if not kept:
         raise InvalidVideoError(f"{path}: the video stream holds no decodable frame")
-    complete = len(kept) == len(set(indices.tolist())) if indices is not None else True
-    decoded = len(kept) if indices is None else last + 1
-    if (not complete or indices is None) and decoded < count - max(2, TRUNCATION_SLACK * count):
+    short_of_header = indices is None or len(kept) < len(set(indices.tolist()))  # decoding reached the end
+    if short_of_header and last + 1 < count - max(2, TRUNCATION_SLACK * count):
         raise InvalidVideoError(f"{path}: truncated or damaged: its header announces {count} frames but only"
-                                f" {decoded} can be decoded")
+                                f" {last + 1} can be decoded")
     if indices is None:
-        return np.stack([kept[i] for i in range(len(kept))])
-    if not complete:  # the header over-counted by a little: sample again from the true count
-        return _decode(path, frames, decoded, size, sampling, short, seed, seek)
+        return np.stack([kept[i] for i in range(last + 1)])
+    if short_of_header:  # the header over-counted by a little: sample again from the true count
+        return _decode(path, frames, last + 1, size, sampling, short, seed, seek)
     return np.stack([kept[i] for i in indices.tolist()])
 
 
@@ -234,14 +234,15 @@ def _decode_frames(container, stream, wanted: list[int], size, kept: dict, seek:
     targets = set(wanted)
     frames = enumerate(container.decode(stream))
     timeline, seeked, last = None, False, -1
+    first = next(frames, None) if seek else None
+    if first is not None:  # frame 0 anchors the timestamps
+        timeline, frames = _timeline(stream, first[1]), itertools.chain([first], frames)
     for target in wanted:
         if target in kept:
             continue
         if timeline is not None and target - last > SEEK_GAP:
             frames, seeked = _seek(container, stream, target, timeline), True
         for last, frame in frames:
-            if last == 0 and seek and not seeked:
-                timeline = _timeline(stream, frame)
             if timeline is not None and _index_of(frame, timeline) != last:
                 if seeked:
                     raise _CannotSeek
