@@ -47,8 +47,11 @@ def workspace(tmp_path_factory):
 
 def cases(root: Path) -> list[tuple[list, int, str]]:
     video = ["--video", REAL, "--length", "8", "--steps", "1", "--device", "cpu"]
+    (root / "not-records").mkdir(exist_ok=True)
+    (root / "not-records" / "records.jsonl").write_text('{"foo": 1}\n[1, 2]\n')
     return [
         (["report", root / "nothing"], 3, "does not exist"),
+        (["report", root / "not-records"], 3, "holds no results yet"),
         (["experiment", root / "missing.yaml"], 7, "does not exist"),
         (["attack", "--model", "cnn-lstm", "--video", root / "none.mp4"], 4, "video file not found"),
         (["attack", "--model", "cnn-lstm", "--video", root], 4, "not a file"),

@@ -230,16 +230,23 @@ def _load_experiment(folder: Path) -> Run:
     return run
 
 
+RECORD_FIELDS = ("video_id", "clean_correct", "success", "iterations", "frames", "ssim", "l21", "seconds")
+
+
 def _load_attack(folder: Path) -> Run:
     records, broken = [], 0
     for line in (folder / "records.jsonl").read_text().splitlines():
         if line.strip():
             try:
-                records.append(json.loads(line))
+                record = json.loads(line)
             except json.JSONDecodeError:
-                broken += 1  # a line cut short by an interrupted write
+                record = None
+            if isinstance(record, dict) and all(field in record for field in RECORD_FIELDS):
+                records.append(record)
+            else:
+                broken += 1  # a line cut short by an interrupted write, or not an attack record
     if not records:
-        raise InvalidArgumentError(f"{folder} holds no results yet (records.jsonl is empty)")
+        raise InvalidArgumentError(f"{folder} holds no results yet (no readable record in records.jsonl)")
     summary_path = folder / "summary.json"
     params = {}
     if summary_path.is_file():
@@ -257,7 +264,8 @@ def _load_attack(folder: Path) -> Run:
     run = Run(folder, "attack", folder.name, f"deepsava attack --out {folder}", [view], results=len(records),
               records={str(r["video_id"]): r for r in records})
     if broken:
-        run.notes.append(f"{broken} line(s) of records.jsonl could not be read (cut short) and are left out.")
+        run.notes.append(f"{broken} line(s) of records.jsonl could not be read (cut short, or not attack records)"
+                         " and are left out.")
     if view.unfinished:
         run.notes.append(view.unfinished + "; the numbers cover the videos recorded so far.")
     return run
