@@ -72,6 +72,7 @@ def cases(root: Path) -> list[tuple[list, int, str]]:
          "five.safetensors already exists: pass --force"),
         (["evaluate", "--checkpoint", root / "nothing"], 5, "does not exist"),
         (["evaluate", "--model", "cnn-lstm", "--checkpoint", root / "five"], 3, "exactly one of"),
+        (["evaluate", "--model", "cnn-lstm", "--frames", "0"], 3, "frames must be at least 2"),
     ]
 
 

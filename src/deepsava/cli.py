@@ -389,7 +389,8 @@ def evaluate_command(
     dataset = dataset or meta.get("dataset")
     if dataset is None:
         raise InvalidArgumentError("the checkpoint does not record its dataset: pass --dataset")
-    data = _load_split(dataset, split, frames or meta.get("frames"), size or meta.get("size", 64), root)
+    data = _load_split(dataset, split, meta.get("frames") if frames is None else frames,
+                       meta.get("size", 64) if size is None else size, root)
     classes = list(data.classes)
     if meta.get("classes", classes) != classes or len(classes) != net.num_classes:
         raise InvalidCheckpointError(
