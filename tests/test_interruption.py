@@ -136,9 +136,11 @@ def test_a_different_command_on_the_folder_is_refused_unless_forced(ucf, referen
     assert code == InvalidArgumentError.exit_code and "Traceback" not in err
     assert err.startswith("error:") and "already holds results" in err and "--force" in err and "attack.seed 3 then, 4 now" in err
     assert (out / "records.jsonl").read_text() == before  # untouched
-    code, _, err = cli_run(attack_args(ucf, out, "--no-save-videos", "--limit", "2", "--seed", "4", "--force"))
+    code, _, err = cli_run(attack_args(ucf, out, "--no-save-videos", "--limit", "2", "--seed", "4", "--precision",
+                                       "bf16", "--force"))
     assert code == 0, err
-    assert json.loads((out / "run.json").read_text())["attack"]["seed"] == 4 and len(lines(out)) == 2
+    settings = json.loads((out / "run.json").read_text())
+    assert settings["attack"]["seed"] == 4 and settings["precision"] == "bf16" and len(lines(out)) == 2
 
 
 def test_a_second_process_cannot_write_to_a_folder_in_use(ucf, tmp_path, cli_run):
