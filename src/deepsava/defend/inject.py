@@ -31,7 +31,6 @@ from deepsava.evaluate.runner import video_order
 from deepsava.models.weights import load_weights_file
 from deepsava.perturb import scatter_frames
 from deepsava.runtime import derived_seed, seed_everything
-from deepsava.select import SELECTORS
 
 
 class InjectedVideos(Dataset):
@@ -55,27 +54,23 @@ class InjectDefence(Defence):
     Args:
         examples: N, videos added to the training set.
         unmodified: add the N videos unmodified (the undefended comparison).
-        frames: frames perturbed per adversarial video (default 1).
-        selector: DeepSAVA's frame selector (default "first", the frame the paper's evaluation attacks).
-        steps: DeepSAVA's iteration limit (default 100).
-        lr: DeepSAVA's Adam learning rate (default 0.01).
         batch_size: videos attacked together (default 8).
+        **attack: DeepSAVA's options (``frames``, ``selector``, ``steps``, ``lr``, ``lam``,
+            ``mode``, ``ssim_budget``, ``l21_budget``); by default one frame, the first
+            (the frame the paper's evaluation attacks), 100 steps at lr 0.01.
     """
 
     name = "inject"
 
-    def __init__(self, examples: int, unmodified: bool = False, frames: int = 1, selector: str = "first",
-                 steps: int = 100, lr: float = 0.01, batch_size: int = 8):
+    def __init__(self, examples: int, unmodified: bool = False, batch_size: int = 8, **attack):
         if isinstance(examples, bool) or not isinstance(examples, int) or examples < 1:
             raise InvalidArgumentError(f"examples must be a positive integer, got {examples!r}")
-        if selector not in SELECTORS:
-            raise InvalidArgumentError(f"unknown selector {selector!r}: use one of {', '.join(SELECTORS)}")
-        self.examples, self.unmodified = examples, unmodified
-        self.frames, self.selector, self.steps, self.lr, self.batch_size = frames, selector, steps, lr, batch_size
+        self.examples, self.unmodified, self.batch_size = examples, unmodified, batch_size
+        self.attack = {"frames": 1, "selector": "first", **attack}
+        DeepSAVA(torch.nn.Identity(), **self.attack)  # its own checks, now rather than after training starts
 
     def params(self) -> dict:
-        return {"method": self.name, "examples": self.examples, "unmodified": self.unmodified, "frames": self.frames,
-                "selector": self.selector, "steps": self.steps, "lr": self.lr}
+        return {"method": self.name, "examples": self.examples, "unmodified": self.unmodified, **self.attack}
 
     def chosen(self, train_set: Dataset, seed: int) -> list[int]:
         """Indices of the N training videos injected (a seeded class-interleaved order, so near class-balanced)."""
@@ -122,8 +117,8 @@ class InjectDefence(Defence):
                   progress: bool) -> dict[str, torch.Tensor]:
         """Attack the videos at ``share`` with DeepSAVA: ``{"frames": (n, k), "values": (n, k, C, H, W)}``."""
         clip = torch.as_tensor(train_set[share[0] if share else 0][0])
-        frames = [torch.zeros(0, self.frames, dtype=torch.long)]
-        values = [torch.zeros(0, self.frames, *clip.shape[1:])]
+        frames = [torch.zeros(0, self.attack["frames"], dtype=torch.long)]
+        values = [torch.zeros(0, self.attack["frames"], *clip.shape[1:])]
         with Progress(disable=not (progress and ranks.main), transient=True) as bar:
             task = bar.add_task(f"injection: DeepSAVA on {len(share)} training videos", total=len(share))
             for start in range(0, len(share), self.batch_size):
@@ -132,8 +127,7 @@ class InjectDefence(Defence):
                 labels = torch.tensor([int(train_set[i][1]) for i in batch], device=ranks.device)
                 batch_seed = derived_seed(seed, "inject", batch[0])
                 seed_everything(batch_seed)
-                result = DeepSAVA(model, frames=self.frames, selector=self.selector, steps=self.steps, lr=self.lr,
-                                  seed=batch_seed)(videos, labels)
+                result = DeepSAVA(model, seed=batch_seed, **self.attack)(videos, labels)
                 frames.append(result.frames)
                 values.append(torch.stack([video[f] for video, f in zip(result.adversarial, result.frames)]))
                 bar.advance(task, len(batch))
