@@ -218,3 +218,45 @@ def test_cli_defend_help_and_errors(tmp_path):
     (tmp_path / "x.safetensors").write_bytes(b"")
     result = runner.invoke(app, ["defend", "--method", "pgd", *common])
     assert isinstance(result.exception, InvalidArgumentError) and "--force" in str(result.exception)
+
+
+def test_report_lays_out_tables_10_11_and_b13(tmp_path):
+    from deepsava.evaluate.report import CellView, Run, build_tables
+    from deepsava.evaluate.runner import METRICS
+
+    pgd = {"method": "pgd", "eps": 8 / 255, "alpha": 1 / 255, "steps": 5, "frames": None, "mask": "first"}
+    checkpoints = {  # label: (model family, defence, clean accuracy, FR of DeepSAVA, FR of Sparse)
+        "inc": ("inception-v3", None, 0.6, 0.6, 0.5),
+        "inc-none": ("inception-v3", {"method": "none"}, 0.6, 0.5, 0.4),
+        "inc-pgd": ("inception-v3", pgd, 0.5, 0.3, 0.2),
+        "inc-pgd-2": ("inception-v3", {**pgd, "alpha": 2 / 255}, 0.5, 0.25, 0.2),
+        "inc-comb": ("inception-v3", {**pgd, "method": "combined", "flow_eps": 1.0}, 0.5, 0.2, 0.1),
+        "inc-comb-2": ("inception-v3", {**pgd, "method": "combined", "alpha": 2 / 255, "flow_eps": 1.0}, 0.4, 0.1, 0.1),
+        "lstm-adv": ("cnn-lstm", {"method": "inject", "examples": 52, "unmodified": False}, 0.6, 0.3, 0.4),
+        "lstm-copies": ("cnn-lstm", {"method": "inject", "examples": 52, "unmodified": True}, 0.7, 0.5, 0.4),
+    }
+    cells = []
+    for label, (family, defence, accuracy, *rates) in checkpoints.items():
+        meta = {"model": family, "preset": "tiny", "num_classes": 12}
+        if defence is not None:
+            meta.update(defence=defence, training={"freeze": []})
+        (tmp_path / f"{label}.json").write_text(json.dumps(meta))
+        for attack, rate in zip(("DeepSAVA", "Sparse"), rates):
+            stats = {**dict.fromkeys(METRICS, float("nan")), "fooling_rate": rate, "fr_ci": float("nan"),
+                     "attacked": round(10 * accuracy), "videos": 10, "repeats": 1}
+            cells.append(CellView(f"{label}-{attack}", attack, attack, label, attack.lower(), {}, stats,
+                                  checkpoint=str(tmp_path / label)))
+    run = Run(tmp_path, "experiment", "defence", cells=cells)
+    tables = {t.anchor: t for t in build_tables(run)}
+
+    t11 = tables["table11"]
+    assert [row[2] for row in t11.rows] == ["inc-comb", "inc-comb-2", "inc-pgd", "inc-pgd-2", "inc-none", "inc"]
+    by_label = {row[2]: row for row in t11.rows}
+    assert by_label["inc-pgd"][:2] == ["PGD defence", "inception-v3"]
+    assert "ε=8/255, α=1/255, K=5, all frames" == by_label["inc-pgd"][3]
+    assert by_label["inc"][0] == "Without defence (as shipped)" and by_label["inc"][4:] == ["60.0%", "60.0%", "50.0%"]
+    t10 = tables["table10"]
+    assert t10.rows[0] == ["52", "DeepSAVA", "60.0%", "30.0%", "70.0%", "50.0%", "-10.0", "-20.0"]
+    b13 = tables["tableB13"]
+    assert [(row[0], row[1]) for row in b13.rows] == [
+        ("1/255", "Combined defence"), ("1/255", "PGD defence"), ("2/255", "Combined defence"), ("2/255", "PGD defence")]
