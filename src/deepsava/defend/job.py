@@ -16,17 +16,14 @@ def starting_weights(spec: str | None) -> tuple[Path | None, dict]:
     ``shipped:NAME`` is the shipped tiny checkpoint of that model; a checkpoint
     stem (``ckpt/x`` for ``ckpt/x.safetensors``) or any weights file path works too.
     """
-    from deepsava.models import shipped_checkpoint
+    from deepsava.models.checkpoint import checkpoint_stem
 
     if spec is None:
         return None, {}
-    if spec.startswith("shipped:"):
-        stem = shipped_checkpoint(spec.split(":", 1)[1])
+    path = Path(spec).expanduser()
+    if spec.startswith("shipped:") or not path.is_file():
+        stem = checkpoint_stem(spec)
         path = stem.parent / (stem.name + ".safetensors")
-    else:
-        path = Path(spec).expanduser()
-        if not path.is_file() and (path.parent / (path.name + ".safetensors")).is_file():
-            path = path.parent / (path.name + ".safetensors")
     if not path.is_file():
         raise InvalidArgumentError(f"--weights {spec}: no such file (give a weights file, a checkpoint stem or"
                                    " shipped:NAME)")

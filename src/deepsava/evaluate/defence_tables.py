@@ -13,7 +13,6 @@ the same sample as the fooling rates beside it.
 
 import json
 import math
-from pathlib import Path
 
 from deepsava.errors import DeepSAVAError
 from deepsava.evaluate.report import CellView, Run, Table, fr_text
@@ -25,13 +24,12 @@ ORDER = ("combined", "pgd", "trades", "none", None)  # the paper's row order: de
 
 def checkpoint_metadata(spec: str | None) -> dict:
     """The JSON metadata of a run's checkpoint ("shipped:<name>" or a path stem); {} when unreadable."""
-    from deepsava.models.checkpoint import read_metadata, shipped_checkpoint
+    from deepsava.models.checkpoint import checkpoint_stem, read_metadata
 
     if not spec:
         return {}
     try:
-        stem = shipped_checkpoint(spec.split(":", 1)[1]) if spec.startswith("shipped:") else Path(spec).expanduser()
-        return read_metadata(stem)
+        return read_metadata(checkpoint_stem(spec))
     except (DeepSAVAError, OSError, json.JSONDecodeError):
         return {}
 
