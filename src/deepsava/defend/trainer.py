@@ -43,7 +43,7 @@ from deepsava.distributed import Ranks, barrier, sum_across
 from deepsava.errors import InvalidArgumentError
 from deepsava.models.checkpoint import save_checkpoint
 from deepsava.runtime import derived_seed
-from deepsava.train import evaluate_accuracy, frozen_modules
+from deepsava.train import EpochTally, evaluate_accuracy, frozen_modules, optimiser_step
 
 
 class IndexedVideos(Dataset):
@@ -148,7 +148,7 @@ def adversarial_train(
         for epoch in range(done + 1, epochs + 1):
             sampler.set_epoch(epoch)
             torch.manual_seed(derived_seed(seed, epoch, ranks.rank))
-            loss_sum, correct, seen = 0.0, 0, 0
+            tally = EpochTally()
             for videos, labels, index in loader:
                 videos, labels = videos.to(ranks.device), labels.to(ranks.device)
                 seeds = [derived_seed(seed, epoch, int(i)) for i in index]
@@ -156,17 +156,11 @@ def adversarial_train(
                 adversarial = defence.adversarial(model, videos, labels, seeds)
                 train_mode(model, frozen, freeze_bn)
                 loss, logits = defence.loss(forward, videos, adversarial, labels)
-                optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                optimiser.step()
-                schedule.step()
-                loss_sum += loss.item() * len(labels)
-                correct += (logits.argmax(1) == labels).sum().item()
-                seen += len(labels)
-                bar.update(task, advance=1, description=f"{defence.name} epoch {epoch}/{epochs}"
-                                                        f" loss {loss_sum / seen:.3f} acc {correct / seen:.3f}")
+                optimiser_step(optimiser, schedule, loss)
+                status = tally.add(loss, logits, labels)
+                bar.update(task, advance=1, description=f"{defence.name} epoch {epoch}/{epochs} {status}")
             model.eval()
-            loss_sum, correct, seen = sum_across(ranks, [loss_sum, correct, seen])
+            loss_sum, correct, seen = sum_across(ranks, [tally.loss_sum, tally.correct, tally.seen])
             record = {"epoch": epoch, "loss": loss_sum / seen, "train_top1": correct / seen}
             if test_set is not None:
                 record["test_top1"] = sharded_accuracy(model, test_set, ranks, batch_size)
