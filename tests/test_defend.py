@@ -20,7 +20,8 @@ from deepsava.defend import (CombinedDefence, Defence, InjectDefence, PGDDefence
                              make_defence)
 from deepsava.defend.base import training_frames
 from deepsava.errors import InvalidArgumentError
-from deepsava.models import create_model
+from deepsava.models import create_model, load_shipped
+from deepsava.models.checkpoint import DEFENDED
 from deepsava.train import evaluate_accuracy
 from shortcut_data import EPS, ShortcutVideos
 
@@ -260,3 +261,22 @@ def test_report_lays_out_tables_10_11_and_b13(tmp_path):
     b13 = tables["tableB13"]
     assert [(row[0], row[1]) for row in b13.rows] == [
         ("1/255", "Combined defence"), ("1/255", "PGD defence"), ("2/255", "Combined defence"), ("2/255", "PGD defence")]
+
+
+@pytest.mark.parametrize("name", DEFENDED)
+def test_shipped_defended_checkpoints_record_their_defence(name):
+    model, meta = load_shipped(name)
+    method = name.rsplit("-", 1)[-1].split("-alpha")[0]
+    assert meta["defence"]["method"] == {"undefended": "none", "copies": "inject"}.get(method, method)
+    assert meta["dataset"] == "synth-actions" and len(meta["classes"]) == model.num_classes == 12
+    assert meta["command"].startswith("deepsava defend ") and meta["start"]["weights"].startswith("shipped:")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["inception-v3-undefended", "inception-v3-pgd", "inception-v3-combined"])
+def test_shipped_defended_inception_reaches_its_recorded_accuracy(name):
+    from deepsava.data import load_dataset
+
+    model, meta = load_shipped(name)
+    accuracy = evaluate_accuracy(model, load_dataset("synth-actions", split="test"), batch_size=30)["top1"]
+    assert abs(accuracy - meta["test_top1"]) <= 0.02
