@@ -42,7 +42,7 @@ from deepsava.defend.state import load_state, save_state, state_file
 from deepsava.distributed import Ranks, barrier, sum_across
 from deepsava.errors import InvalidArgumentError
 from deepsava.models.checkpoint import save_checkpoint
-from deepsava.runtime import derived_seed
+from deepsava.runtime import derived_seed, resolve_device
 from deepsava.train import EpochTally, evaluate_accuracy, frozen_modules, optimiser_step
 
 
@@ -98,7 +98,7 @@ def adversarial_train(
     out: str | Path | None = None,
     metadata: dict | None = None,
     ranks: Ranks | None = None,
-    device: str | torch.device = "cpu",
+    device: str | torch.device = "cpu",  # cpu, cuda or auto
     progress: bool = True,
 ) -> list[dict]:
     """Train ``model`` in place with ``defence``; return one dict per epoch.
@@ -111,7 +111,7 @@ def adversarial_train(
     ``device``). With ``out``, resumes from ``out``'s epoch state when present
     and writes the final checkpoint with ``metadata`` added.
     """
-    ranks = ranks or Ranks(0, 1, torch.device(device))
+    ranks = ranks or Ranks(0, 1, resolve_device(device) if isinstance(device, str) else device)
     for name, value in (("epochs", epochs), ("lr", lr), ("batch_size", batch_size)):
         if not value > 0:
             raise InvalidArgumentError(f"{name} must be positive, got {value}")
