@@ -20,7 +20,7 @@ SHIPPED = ("i3d", "inception-v3", "cnn-lstm", "cnn-rnn", "cnn-gru")
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 # Written by `deepsava defend` (fine-tuned from the shipped models above; their JSON holds the command),
 # kept in checkpoints/defended/: the models of the paper's Tables 11 and B.13.
-DEFENDED = ("inception-v3-undefended", "inception-v3-pgd", "inception-v3-combined")
+DEFENDED = ("inception-v3-undefended", "inception-v3-pgd", "inception-v3-combined", "i3d-undefended", "cnn-lstm-undefended")
 
 __all__ = ["save_checkpoint", "load_checkpoint", "load_weights_file", "shipped_checkpoint", "load_shipped"]
 
