@@ -233,6 +233,7 @@ def test_report_lays_out_tables_10_11_and_b13(tmp_path):
         "inc-pgd-2": ("inception-v3", {**pgd, "alpha": 2 / 255}, 0.5, 0.25, 0.2),
         "inc-comb": ("inception-v3", {**pgd, "method": "combined", "flow_eps": 1.0}, 0.5, 0.2, 0.1),
         "inc-comb-2": ("inception-v3", {**pgd, "method": "combined", "alpha": 2 / 255, "flow_eps": 1.0}, 0.4, 0.1, 0.1),
+        "lstm-head": ("cnn-lstm", {"method": "none"}, 0.6, 0.4, 0.4),  # the paper's route over inc-pgd's CNN
         "lstm-adv": ("cnn-lstm", {"method": "inject", "examples": 52, "unmodified": False}, 0.6, 0.3, 0.4),
         "lstm-copies": ("cnn-lstm", {"method": "inject", "examples": 52, "unmodified": True}, 0.7, 0.5, 0.4),
     }
@@ -241,6 +242,8 @@ def test_report_lays_out_tables_10_11_and_b13(tmp_path):
         meta = {"model": family, "preset": "tiny", "num_classes": 12}
         if defence is not None:
             meta.update(defence=defence, training={"freeze": []})
+        if label == "lstm-head":
+            meta.update(training={"freeze": ["cnn"]}, start={"weights": "inc-pgd", "defence": pgd})
         (tmp_path / f"{label}.json").write_text(json.dumps(meta))
         for attack, rate in zip(("DeepSAVA", "Sparse"), rates):
             stats = {**dict.fromkeys(METRICS, float("nan")), "fooling_rate": rate, "fr_ci": float("nan"),
@@ -251,7 +254,9 @@ def test_report_lays_out_tables_10_11_and_b13(tmp_path):
     tables = {t.anchor: t for t in build_tables(run)}
 
     t11 = tables["table11"]
-    assert [row[2] for row in t11.rows] == ["inc-comb", "inc-comb-2", "inc-pgd", "inc-pgd-2", "inc-none", "inc"]
+    assert [row[2] for row in t11.rows] == ["lstm-head", "inc-comb", "inc-comb-2", "inc-pgd", "inc-pgd-2", "inc-none",
+                                            "inc"]
+    assert t11.rows[0][0] == "PGD defence (frame CNN)"
     by_label = {row[2]: row for row in t11.rows}
     assert by_label["inc-pgd"][:2] == ["PGD defence", "inception-v3"]
     assert "ε=8/255, α=1/255, K=5, all frames" == by_label["inc-pgd"][3]
