@@ -20,7 +20,8 @@ SHIPPED = ("i3d", "inception-v3", "cnn-lstm", "cnn-rnn", "cnn-gru")
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 # Written by `deepsava defend` (fine-tuned from the shipped models above; their JSON holds the command),
 # kept in checkpoints/defended/: the models of the paper's Tables 11 and B.13.
-DEFENDED = ("inception-v3-undefended", "inception-v3-pgd", "inception-v3-combined", "i3d-undefended", "cnn-lstm-undefended")
+DEFENDED = ("inception-v3-undefended", "inception-v3-pgd", "inception-v3-combined", "i3d-undefended", "i3d-pgd", "i3d-combined",
+            "cnn-lstm-undefended")
 
 __all__ = ["save_checkpoint", "load_checkpoint", "load_weights_file", "shipped_checkpoint", "load_shipped"]
 
