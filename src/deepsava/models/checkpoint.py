@@ -20,8 +20,17 @@ SHIPPED = ("i3d", "inception-v3", "cnn-lstm", "cnn-rnn", "cnn-gru")
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 # Written by `deepsava defend` (fine-tuned from the shipped models above; their JSON holds the command),
 # kept in checkpoints/defended/: the models of the paper's Tables 11 and B.13.
-DEFENDED = ("inception-v3-undefended", "inception-v3-pgd", "inception-v3-combined", "i3d-undefended", "i3d-pgd", "i3d-combined",
-            "cnn-lstm-undefended")
+DEFENDED = (
+    "inception-v3-undefended",
+    "inception-v3-pgd",
+    "inception-v3-combined",
+    "i3d-undefended",
+    "i3d-pgd",
+    "i3d-combined",
+    "cnn-lstm-undefended",
+    "inception-v3-pgd-alpha0.001",
+    "inception-v3-combined-alpha0.001",
+)
 
 __all__ = ["save_checkpoint", "load_checkpoint", "load_weights_file", "shipped_checkpoint", "load_shipped"]
 
