@@ -28,6 +28,7 @@ DEFENDED = (
     "i3d-pgd",
     "i3d-combined",
     "cnn-lstm-undefended",
+    "cnn-lstm-pgd",
     "inception-v3-pgd-alpha0.001",
     "inception-v3-combined-alpha0.001",
 )
