@@ -31,6 +31,7 @@ DEFENDED = (
     "cnn-lstm-pgd",
     "inception-v3-pgd-alpha0.001",
     "inception-v3-combined-alpha0.001",
+    "inception-v3-pgd-alpha0.005",
 )
 
 __all__ = ["save_checkpoint", "load_checkpoint", "load_weights_file", "shipped_checkpoint", "load_shipped"]
