@@ -29,6 +29,7 @@ DEFENDED = (
     "i3d-combined",
     "cnn-lstm-undefended",
     "cnn-lstm-pgd",
+    "cnn-lstm-combined",
     "inception-v3-pgd-alpha0.001",
     "inception-v3-combined-alpha0.001",
     "inception-v3-pgd-alpha0.005",
