@@ -1,5 +1,6 @@
 """Device choice and seeding, shared by the API and the CLI."""
 
+import hashlib
 import random
 
 import numpy as np
@@ -27,3 +28,9 @@ def seed_everything(seed: int) -> torch.Generator:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
+
+
+def derived_seed(*parts) -> int:
+    """A 31-bit seed from any values (stable across processes and platforms)."""
+    digest = hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()
+    return int(digest[:8], 16) & 0x7FFFFFFF

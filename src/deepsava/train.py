@@ -27,6 +27,28 @@ def shift_videos(videos: torch.Tensor, max_shift: int, generator: torch.Generato
     return torch.stack([v[..., dy : dy + h, dx : dx + w] for v, (dy, dx) in zip(padded, offsets)])
 
 
+class EpochTally:
+    """Running mean loss and top-1 over the batches of one epoch."""
+
+    def __init__(self):
+        self.loss_sum, self.correct, self.seen = 0.0, 0, 0
+
+    def add(self, loss: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor) -> str:
+        """Count one batch; return a progress line ("loss 0.123 acc 0.456")."""
+        self.loss_sum += loss.item() * len(labels)
+        self.correct += (logits.argmax(1) == labels).sum().item()
+        self.seen += len(labels)
+        return f"loss {self.loss_sum / self.seen:.3f} acc {self.correct / self.seen:.3f}"
+
+
+def optimiser_step(optimiser: torch.optim.Optimizer, schedule, loss: torch.Tensor) -> None:
+    """Back-propagate ``loss``, update the parameters and advance the learning-rate schedule."""
+    optimiser.zero_grad()
+    loss.backward()
+    optimiser.step()
+    schedule.step()
+
+
 def _check_positive(**values) -> None:
     for name, value in values.items():
         if value <= 0:
@@ -70,23 +92,16 @@ def train_classifier(
             model.train()
             for module in frozen:
                 module.eval()
-            loss_sum, correct, seen = 0.0, 0, 0
+            tally = EpochTally()
             for videos, labels in loader:
                 if augment:
                     videos = shift_videos(videos, 4, generator)
                 videos, labels = videos.to(device), labels.to(device)
                 logits = model(videos)
                 loss = F.cross_entropy(logits, labels)
-                optimiser.zero_grad()
-                loss.backward()
-                optimiser.step()
-                schedule.step()
-                loss_sum += loss.item() * len(labels)
-                correct += (logits.argmax(1) == labels).sum().item()
-                seen += len(labels)
-                status = f"epoch {epoch}/{epochs} loss {loss_sum / seen:.3f} acc {correct / seen:.3f}"
-                bar.update(task, advance=1, description=status)
-            record = {"epoch": epoch, "loss": loss_sum / seen, "train_top1": correct / seen}
+                optimiser_step(optimiser, schedule, loss)
+                bar.update(task, advance=1, description=f"epoch {epoch}/{epochs} " + tally.add(loss, logits, labels))
+            record = {"epoch": epoch, "loss": tally.loss_sum / tally.seen, "train_top1": tally.correct / tally.seen}
             if test_set is not None:
                 record["test_top1"] = evaluate_accuracy(model, test_set, batch_size, device)["top1"]
                 status = f"epoch {epoch}/{epochs} loss {record['loss']:.3f} test acc {record['test_top1']:.3f}"

@@ -21,6 +21,11 @@ from deepsava.errors import InvalidArgumentError
 from deepsava.perturb import gather_frames, scatter_frames
 
 
+def uniform_start(shape: tuple[int, ...], seed: int) -> torch.Tensor:
+    """A random start uniform in [-1, 1]^shape (float32, CPU), drawn from a generator seeded ``seed``."""
+    return torch.rand(shape, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
 class PGD(VideoAttack):
     """l-infinity projected gradient descent on videos.
 
@@ -64,11 +69,15 @@ class PGD(VideoAttack):
             params.update(frames="all", selector="all")
         return params
 
-    def perturb(self, videos: torch.Tensor, labels, frames: torch.Tensor | None = None) -> torch.Tensor:
+    def perturb(self, videos: torch.Tensor, labels, frames: torch.Tensor | None = None,
+                seeds: list[int] | None = None) -> torch.Tensor:
         """Adversarial videos (B, T, C, H, W) for every video of the batch, no early stop.
 
         ``frames`` (B, k) fixes the perturbed frames; by default every frame (dense)
-        or the selector's choice. The model's train/eval mode is left as it is.
+        or the selector's choice. ``seeds`` (one int per video) draws each video's
+        random start from its own generator, so that a video's adversarial example
+        does not depend on the batch it is in (what sharded training needs). The
+        model's train/eval mode is left as it is.
         """
         labels = torch.as_tensor(labels, device=videos.device).long().view(-1)
         if frames is None:
@@ -77,18 +86,20 @@ class PGD(VideoAttack):
                 frames = torch.arange(t, device=videos.device).expand(b, -1)
             else:
                 frames = self.selector.select(self, videos, labels, self.frames, torch.Generator().manual_seed(self.seed))
-        return self.optimise(videos, labels, frames, self.steps, early_stop=False).adversarial
+        start = None
+        if seeds is not None and self.random_start:
+            shape = (frames.shape[1], *videos.shape[2:])
+            start = torch.stack([uniform_start(shape, seed) for seed in seeds]).to(videos)
+        return self.optimise(videos, labels, frames, self.steps, early_stop=False, start=start).adversarial
 
-    def optimise(self, videos, labels, frames, steps, early_stop=True) -> Optimised:
+    def optimise(self, videos, labels, frames, steps, early_stop=True, start: torch.Tensor | None = None) -> Optimised:
+        """The PGD loop on frames (B, k); ``start`` (B, k, C, H, W) in [-1, 1], in units of eps, overrides the random start."""
         early_stop = early_stop and self.early_stop
         b = frames.shape[0]
         clean = gather_frames(videos, frames).detach()  # (B, k, C, H, W)
-        if self.random_start:
-            generator = torch.Generator().manual_seed(self.seed)
-            start = torch.rand(clean.shape, generator=generator).to(clean) * 2 - 1
-            current = (clean + self.eps * start).clamp(0.0, 1.0)
-        else:
-            current = clean.clone()
+        if start is None and self.random_start:
+            start = uniform_start(clean.shape, self.seed).to(clean)
+        current = clean.clone() if start is None else (clean + self.eps * start).clamp(0.0, 1.0)
 
         best = clean.clone()
         iterations = torch.full((b,), steps, dtype=torch.long, device=videos.device)

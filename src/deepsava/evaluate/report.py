@@ -520,6 +520,9 @@ def build_tables(run: Run) -> list[Table]:
         lines = _sweep_lines(run.cells, "frames")
         if lines:
             tables.append(frames_table(lines))
+        from deepsava.evaluate.defence_tables import defence_tables  # it builds on this module's Table
+
+        tables += defence_tables(run)
     return tables
 
 

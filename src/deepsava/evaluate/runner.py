@@ -46,6 +46,7 @@ from deepsava.errors import DeepSAVAError, InvalidArgumentError, InvalidConfigEr
 from deepsava.evaluate.config import CellSpec, ExperimentConfig, build_attack, load_config
 from deepsava.evaluate.metrics import confidence_interval, summarize
 from deepsava.evaluate.store import ResultStore
+from deepsava.runtime import derived_seed
 
 KEY_VERSION = 1
 DB_NAME = "results.sqlite"
@@ -72,12 +73,6 @@ class RunOutcome:
 
 
 # -- seeds and video order -------------------------------------------------------------------
-
-
-def derived_seed(*parts) -> int:
-    """A 31-bit seed from any values (stable across processes and platforms)."""
-    digest = hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()
-    return int(digest[:8], 16) & 0x7FFFFFFF
 
 
 def video_order(labels: list[int], seed: int) -> list[int]:
@@ -245,18 +240,30 @@ def run_experiment(config: str | Path | ExperimentConfig, out: str | Path | None
 
     ``limit`` caps the videos per cell and repeat; ``force`` discards the stored
     results of this config's cells first. ``progress`` shows a rich progress bar.
+    Under ``torchrun`` the batches are shared out over the processes and merged
+    into one store (:mod:`deepsava.evaluate.sharding`).
     """
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from deepsava.runtime import resolve_device
+    from deepsava.distributed import session
 
     console = console or Console()
     if not isinstance(config, ExperimentConfig):
         config = load_config(config)
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise InvalidConfigError(f"--limit must be a positive integer, got {limit!r}")
-    dev = resolve_device(device)
+    with session(device) as ranks:
+        return _run_sharded(config, out, limit, device, force, progress, console, ranks)
+
+
+def _run_sharded(config: ExperimentConfig, out, limit, device: str, force: bool, progress: bool, console,
+                 ranks) -> RunOutcome:
+    """:func:`run_experiment` in one process of ``ranks.world_size`` (see :mod:`deepsava.evaluate.sharding`)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from deepsava.evaluate.sharding import merge_shards, my_batches, result_sink
+
+    dev = ranks.device
     out = Path(out) if out is not None else Path("runs") / config.name
     _check_folder(out, config.name, force)
     dataset, models, cells = prepare(config, dev)
@@ -274,8 +281,9 @@ def run_experiment(config: str | Path | ExperimentConfig, out: str | Path | None
         store.set_meta("config_path", config.path or "")
         store.set_meta("config_source", config.source)
         store.set_meta("resume_command", outcome.resume_command)
-        if config.source:
+        if config.source and ranks.main:
             (out / "config.yaml").write_text(config.source)
+        merge_shards(store, out, ranks)  # what a killed sharded run left behind
 
         # The plan: (repeat, cell, batch positions) for batches not yet complete.
         plan, outcome.videos_total = [], count * config.repeats * len(cells)
@@ -292,24 +300,29 @@ def run_experiment(config: str | Path | ExperimentConfig, out: str | Path | None
 
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("videos"),
                    TimeElapsedColumn(), TimeRemainingColumn())
-        with _StopFlag() as flag, Progress(*columns, console=console, disable=not progress) as bar:
+        plan = my_batches(plan, ranks)
+        with _StopFlag() as flag, result_sink(store, out, ranks) as sink, \
+                Progress(*columns, console=console, disable=not (progress and ranks.main)) as bar:
             task = bar.add_task(config.name, total=outcome.videos_total, completed=outcome.videos_done)
             try:
                 for r, cell, positions in plan:
                     if flag.stop:
                         break
                     bar.update(task, description=f"r{r + 1}/{config.repeats} {cell.spec.model} · {cell.spec.label}")
-                    _run_batch(config, dataset, models[cell.spec.model], cell, r, positions, orders[r], dev, out, store)
+                    _run_batch(config, dataset, models[cell.spec.model], cell, r, positions, orders[r], dev, out, sink)
                     outcome.batches_run += 1
                     outcome.videos_done += len(positions)
                     bar.update(task, completed=outcome.videos_done)
             except KeyboardInterrupt:  # a second Ctrl-C: the batch in progress is dropped, stored ones are whole
                 pass
-            outcome.interrupted = outcome.videos_done < outcome.videos_total
 
+        merge_shards(store, out, ranks)
         outcome.summary = summarize_cells(store, cells, dataset, orders)
-    with atomic_path(out / "summary.json") as tmp:
-        tmp.write_text(json.dumps(_jsonable(outcome.summary), indent=2) + "\n")
+        outcome.videos_done = sum(row["videos"] for row in outcome.summary)
+        outcome.interrupted = outcome.videos_done < outcome.videos_total
+    if ranks.main:
+        with atomic_path(out / "summary.json") as tmp:
+            tmp.write_text(json.dumps(_jsonable(outcome.summary), indent=2) + "\n")
     return outcome
 
 

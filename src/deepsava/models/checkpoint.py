@@ -19,6 +19,22 @@ from deepsava.models.weights import load_weights_file, match_state_dict
 
 SHIPPED = ("i3d", "inception-v3", "cnn-lstm", "cnn-rnn", "cnn-gru")
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
+# Written by `deepsava defend` (fine-tuned from the shipped models above; their JSON holds the command),
+# kept in checkpoints/defended/: the models of the paper's Tables 11 and B.13.
+DEFENDED = (
+    "inception-v3-undefended",
+    "inception-v3-pgd",
+    "inception-v3-combined",
+    "i3d-undefended",
+    "i3d-pgd",
+    "i3d-combined",
+    "cnn-lstm-undefended",
+    "cnn-lstm-pgd",
+    "cnn-lstm-combined",
+    "inception-v3-pgd-alpha0.001",
+    "inception-v3-combined-alpha0.001",
+    "inception-v3-pgd-alpha0.005",
+)
 
 __all__ = ["save_checkpoint", "load_checkpoint", "load_weights_file", "shipped_checkpoint", "load_shipped"]
 
@@ -103,12 +119,19 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
 
 def shipped_checkpoint(name: str) -> Path:
     """Path stem of the tiny checkpoint shipped for ``name``, trained on synth-actions."""
-    if name not in SHIPPED:
-        raise InvalidArgumentError(f"no shipped checkpoint {name!r}: choose one of {', '.join(SHIPPED)}")
-    stem = SHIPPED_DIR / name
+    if name not in SHIPPED + DEFENDED:
+        raise InvalidArgumentError(f"no shipped checkpoint {name!r}: choose one of {', '.join(SHIPPED + DEFENDED)}")
+    stem = SHIPPED_DIR / name if name in SHIPPED else SHIPPED_DIR / "defended" / name
     if not _file(stem, ".safetensors").is_file():
         raise InvalidCheckpointError(f"shipped checkpoint {name!r} is missing from {SHIPPED_DIR}")
     return stem
+
+
+def checkpoint_stem(spec: str) -> Path:
+    """The path stem a checkpoint reference names: ``shipped:NAME`` or a path (with or without suffix)."""
+    if spec.startswith("shipped:"):
+        return shipped_checkpoint(spec.split(":", 1)[1])
+    return _stem(Path(spec).expanduser())
 
 
 def load_shipped(name: str, device: str | torch.device = "cpu") -> tuple[VideoClassifier, dict]:

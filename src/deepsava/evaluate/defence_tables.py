@@ -1,0 +1,165 @@
+"""Tables 10, 11 and B.13: defended against undefended models, in the paper's layouts.
+
+A run's models are told apart by the defence their checkpoint records
+(``defence`` in its JSON, written by ``deepsava defend``); a checkpoint without
+one is an undefended model as shipped. Clean accuracy is that of the videos the
+run evaluated (those correctly classified over those stored), so it comes from
+the same sample as the fooling rates beside it.
+
+- Table 11: one row per model: defence, model family, clean accuracy, FR of each attack.
+- Table 10: injection (``inject``) models, adversarial against unmodified copies, per number of videos added.
+- Table B.13: PGD and combined defences by step size α, when the run holds more than one α.
+"""
+
+import json
+import math
+
+from deepsava.errors import DeepSAVAError
+from deepsava.evaluate.report import CellView, Run, Table, fr_text
+
+NAMES = {"combined": "Combined defence", "pgd": "PGD defence", "trades": "TRADES", "inject": "Injection",
+         "none": "Without defence"}
+ORDER = ("combined", "pgd", "trades", "none", None)  # the paper's row order: defended first
+
+
+def checkpoint_metadata(spec: str | None) -> dict:
+    """The JSON metadata of a run's checkpoint ("shipped:<name>" or a path stem); {} when unreadable."""
+    from deepsava.models.checkpoint import checkpoint_stem, read_metadata
+
+    if not spec:
+        return {}
+    try:
+        return read_metadata(checkpoint_stem(spec))
+    except (DeepSAVAError, OSError, json.JSONDecodeError):
+        return {}
+
+
+def _fraction(value: float) -> str:
+    """0.00392... -> "1/255" when it is a whole number of 255ths, else the number."""
+    steps = value * 255
+    return f"{round(steps)}/255" if round(steps) > 0 and abs(steps - round(steps)) < 1e-6 else f"{value:g}"
+
+
+def describe(meta: dict) -> tuple[str | None, str, str]:
+    """(method or None, row name, parameters) of the defence a checkpoint's metadata records."""
+    defence = meta.get("defence")
+    if not defence:
+        return None, "Without defence (as shipped)", ""
+    method = defence.get("method")
+    frozen = "cnn" in (meta.get("training") or {}).get("freeze", [])
+    cnn = ((meta.get("start") or {}).get("defence") or {}) if frozen else {}
+    if method == "none" and cnn:  # the paper's CNN+LSTM route: a recurrent head over a (defended) frame CNN
+        return cnn.get("method"), NAMES.get(cnn.get("method"), cnn.get("method")) + " (frame CNN)", _params(cnn)
+    return method, NAMES.get(method, method), _params(defence)
+
+
+def _params(defence: dict) -> str:
+    shown = []
+    for key, name in (("eps", "ε"), ("alpha", "α"), ("steps", "K"), ("flow_eps", "flow ≤"), ("beta", "β"),
+                      ("examples", "N")):
+        if defence.get(key) is not None:
+            value = defence[key]
+            shown.append(f"{name}={_fraction(value) if key in ('eps', 'alpha') else value}")
+    if defence.get("method") in ("pgd", "combined", "trades"):
+        frames = defence.get("frames")
+        shown.append("all frames" if frames is None else f"{frames} {defence.get('mask', 'first')} frame(s)")
+    return ", ".join(shown)
+
+
+def _accuracy(cells: list[CellView]) -> float:
+    stats = [c.stats for c in cells if c.stats and c.stats["videos"]]
+    return stats[0]["attacked"] / stats[0]["videos"] if stats else math.nan
+
+
+def _models(run: Run) -> list[tuple[str, dict, list[CellView]]]:
+    """(model label, checkpoint metadata, its cells) in the run's order."""
+    labels = list(dict.fromkeys(c.model for c in run.cells))
+    out = []
+    for label in labels:
+        cells = [c for c in run.cells if c.model == label]
+        out.append((label, checkpoint_metadata(cells[0].checkpoint), cells))
+    return out
+
+
+def _attacks(run: Run) -> list[str]:
+    return list(dict.fromkeys(c.base for c in run.cells))
+
+
+def _pct(value: float) -> str:
+    return "–" if math.isnan(value) else f"{100 * value:.1f}%"
+
+
+def _fr(cells: list[CellView], attack: str) -> str:
+    found = [c for c in cells if c.base == attack]
+    return fr_text(found[0].stats) if found else ""
+
+
+def table11(run: Run) -> list[Table]:
+    models = [m for m in _models(run) if describe(m[1])[0] != "inject"]
+    if not any(describe(meta)[0] in ("pgd", "combined", "trades") for _, meta, _ in models):
+        return []
+    attacks = _attacks(run)
+    table = Table("table11", "Table 11: clean accuracy and fooling rate with and without defence",
+                  ["defence", "model", "label", "parameters", "accuracy", *attacks], text_columns=4,
+                  caption="As the paper's Table 11: accuracy is clean top-1 on the evaluated videos; FR over those"
+                          " classified correctly (± 99% CI over repeats).")
+    rows = []
+    for label, meta, cells in models:
+        method, name, params = describe(meta)
+        family = meta.get("model", "?")
+        rows.append(((family, ORDER.index(method) if method in ORDER else len(ORDER), label),
+                     [name, family, label, params, _pct(_accuracy(cells)), *[_fr(cells, a) for a in attacks]]))
+    table.rows = [row for _, row in sorted(rows, key=lambda r: r[0])]
+    return [table]
+
+
+def table10(run: Run) -> list[Table]:
+    injected: dict[int, dict[bool, list[CellView]]] = {}
+    for _, meta, cells in _models(run):
+        defence = meta.get("defence") or {}
+        if defence.get("method") == "inject":
+            injected.setdefault(defence["examples"], {})[bool(defence.get("unmodified"))] = cells
+    if not injected:
+        return []
+    table = Table("table10", "Table 10: injected DeepSAVA videos against the same number of unmodified copies",
+                  ["videos added", "attack", "accuracy (defended)", "FR (defended)", "accuracy (undefended)",
+                   "FR (undefended)", "Δ accuracy", "Δ FR"], text_columns=2,
+                  caption="As the paper's Table 10: defended = trained on the clean split plus N DeepSAVA videos;"
+                          " undefended = plus the same N videos unmodified. Δ = defended − undefended (points).")
+    for examples in sorted(injected):
+        pair = injected[examples]
+        for attack in _attacks(run):
+            defended, undefended = pair.get(False, []), pair.get(True, [])
+            fr = [next((c.stats["fooling_rate"] for c in cells if c.base == attack and c.stats), math.nan)
+                  for cells in (defended, undefended)]
+            acc = [_accuracy(defended), _accuracy(undefended)]
+            table.rows.append([str(examples), attack, _pct(acc[0]), _fr(defended, attack), _pct(acc[1]),
+                               _fr(undefended, attack), _points(acc[0] - acc[1]), _points(fr[0] - fr[1])])
+    return [table]
+
+
+def _points(value: float) -> str:
+    return "–" if math.isnan(value) else f"{100 * value:+.1f}"
+
+
+def table_b13(run: Run) -> list[Table]:
+    swept = []
+    for label, meta, cells in _models(run):
+        method, name, _ = describe(meta)
+        defence = meta.get("defence") or {}
+        if method in ("pgd", "combined") and defence.get("alpha") is not None:
+            swept.append((defence["alpha"], ORDER.index(method), name, label, cells))
+    if len({alpha for alpha, *_ in swept}) < 2:
+        return []
+    attacks = _attacks(run)
+    table = Table("tableB13", "Table B.13: the step size α of the inner attack during adversarial training",
+                  ["α", "defence", "label", "accuracy", *attacks], text_columns=3,
+                  caption="As the paper's Table B.13: every other training setting equal.")
+    for alpha, _, name, label, cells in sorted(swept, key=lambda s: s[:2]):
+        table.rows.append([_fraction(alpha), name, label, _pct(_accuracy(cells)), *[_fr(cells, a) for a in attacks]])
+    return [table]
+
+
+def defence_tables(run: Run) -> list[Table]:
+    """Every defence table the run's cells allow (none for runs without defended checkpoints)."""
+    return table10(run) + table11(run) + table_b13(run)
