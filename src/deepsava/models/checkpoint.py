@@ -34,6 +34,9 @@ DEFENDED = (
     "inception-v3-pgd-alpha0.001",
     "inception-v3-combined-alpha0.001",
     "inception-v3-pgd-alpha0.005",
+    "inception-v3-combined-alpha0.005",
+    "inception-v3-pgd-alpha0.01",
+    "inception-v3-combined-alpha0.01",
 )
 
 __all__ = ["save_checkpoint", "load_checkpoint", "load_weights_file", "shipped_checkpoint", "load_shipped"]
