@@ -381,6 +381,170 @@ def evaluate_command(
         console.print(table)
 
 
+# --- transfer / compress-eval (deepsava.evaluate.transfer, deepsava.evaluate.compression, via the runner) ---
+def _run_analysis(config_path: str, out, limit, device, force, progress, needs: str):
+    """Run an experiment config that names ``needs`` (transfer or compression); return (config, outcome, console)."""
+    from rich.console import Console
+
+    from deepsava.errors import InvalidConfigError
+    from deepsava.evaluate.config import load_config
+    from deepsava.evaluate.runner import run_experiment
+
+    config = load_config(config_path)
+    if not getattr(config, needs):
+        what, example = ("target models", "table12") if needs == "transfer" else ("H.264 CRFs", "compression")
+        raise InvalidConfigError(f"{config_path} names no {needs}: list the {what} under a top-level"
+                                 f" '{needs}:' key (see configs/{example}.yaml)")
+    console = Console() if sys.stdout.isatty() else Console(width=150)
+    outcome = run_experiment(config, out=out, limit=limit, device=device, force=force, progress=progress,
+                             console=console)
+    return config, outcome, console
+
+
+def _finish_analysis(outcome, console) -> None:
+    if outcome.interrupted:
+        console.print(f"interrupted: {outcome.videos_done}/{outcome.videos_total} videos stored in {outcome.store_path}")
+        console.print(f"resume with the same command; report: deepsava report {outcome.out}")
+        raise typer.Exit(130)
+    console.print(f"results in {outcome.store_path}; tables and plots: deepsava report {outcome.out}")
+
+
+@app.command("transfer")
+def transfer_command(
+    config: str = typer.Argument(..., help="Experiment YAML with a 'transfer:' list of target models, e.g. configs/table12.yaml."),
+    out: Optional[str] = typer.Option(None, help="Run folder (results.sqlite); default runs/<name>."),
+    limit: Optional[int] = typer.Option(None, help="Attack at most this many videos per cell and repeat."),
+    device: str = typer.Option("auto", help="cpu, cuda or auto."),
+    force: bool = typer.Option(False, "--force", help="Discard this config's stored results and run them again."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+) -> None:
+    """Transferability (paper Table 12): attack every source model, classify the adversarial videos with every target.
+
+    Resumable like `deepsava experiment`. Prints, per attack, the source x target fooling-rate matrix over videos
+    both models classify correctly (its diagonal is the white-box FR) and the paper's rate among white-box successes.
+    """
+    import warnings
+
+    from rich.table import Table
+
+    from deepsava.evaluate.store import ResultStore
+    from deepsava.evaluate.transfer import FOOLING, GIVEN_SUCCESS, transfer_matrix
+
+    warnings.filterwarnings("ignore", message=".*torch.jit.script.* is deprecated")
+    cfg, outcome, console = _run_analysis(config, out, limit, device, force, progress, "transfer")
+    with ResultStore(outcome.store_path) as store:
+        cells = [(row["model"], row["label"], store.records(row["cell_key"])) for row in outcome.summary]
+    for rate, title in ((FOOLING, "FR over videos both models classify correctly"),
+                        (GIVEN_SUCCESS, "FR among the white-box successes (the paper's Table 12)")):
+        for attack, rows in transfer_matrix(cells, cfg.transfer, rate).items():
+            table = Table(title=f"{attack}: {title} (rows: source, columns: target)")
+            table.add_column("source")
+            for target in cfg.transfer:
+                table.add_column(target, justify="right")
+            for source, values in rows.items():
+                table.add_row(source, *("–" if v != v else f"{v:.1%}" for v in values.values()))
+            console.print(table)
+    _finish_analysis(outcome, console)
+
+
+@app.command("compress-eval")
+def compress_eval_command(
+    config: str = typer.Argument(..., help="Experiment YAML with a 'compression:' list of CRFs, e.g. configs/compression.yaml."),
+    out: Optional[str] = typer.Option(None, help="Run folder (results.sqlite); default runs/<name>."),
+    limit: Optional[int] = typer.Option(None, help="Attack at most this many videos per cell and repeat."),
+    device: str = typer.Option("auto", help="cpu, cuda or auto."),
+    force: bool = typer.Option(False, "--force", help="Discard this config's stored results and run them again."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+) -> None:
+    """Compression survival (paper Section 4.2.3): the fooling rate left after H.264 re-encoding at each CRF.
+
+    Every adversarial video (and its clean original) is written as H.264 at each CRF, decoded and classified
+    again; the fooling rate is recomputed from the decoded frames. Resumable like `deepsava experiment`.
+    """
+    import warnings
+
+    from rich.table import Table
+
+    from deepsava.evaluate.compression import LOSSLESS, surviving_rate
+    from deepsava.evaluate.store import ResultStore
+
+    warnings.filterwarnings("ignore", message=".*torch.jit.script.* is deprecated")
+    cfg, outcome, console = _run_analysis(config, out, limit, device, force, progress, "compression")
+    settings = [LOSSLESS, *map(str, cfg.compression)]
+    table = Table(title="Fooling rate surviving H.264 (videos whose compressed clean version is still correct)")
+    for name in ("model", "attack", "FR (float)", *("8-bit" if s == LOSSLESS else f"CRF {s}" for s in settings), "n"):
+        table.add_column(name, justify="left" if name in ("model", "attack") else "right")
+    with ResultStore(outcome.store_path) as store:
+        for row in outcome.summary:
+            records = store.records(row["cell_key"])
+            rates = [surviving_rate(records, s)["fooling_rate"] for s in settings]
+            table.add_row(row["model"], row["label"], f"{row['fooling_rate']:.1%}",
+                          *("–" if v != v else f"{v:.1%}" for v in rates), str(row["attacked"]))
+    console.print(table)
+    _finish_analysis(outcome, console)
+
+
+# --- next-frame prediction (deepsava.models.convlstm, deepsava.train_predictor, deepsava.evaluate.prediction) ---
+def _prediction_splits(moving_mnist: Optional[str], sequences: int, seed: int):
+    """(train, test) sequences: generated moving-digits, or the Moving MNIST file split 90% / 10%."""
+    from torch.utils.data import Subset
+
+    from deepsava.data import load_dataset, load_moving_mnist
+
+    if moving_mnist is None:
+        return (load_dataset("moving-digits", split="train", seed=seed, sequences=sequences),
+                load_dataset("moving-digits", split="test", seed=seed, sequences=max(sequences // 5, 1)))
+    data = load_moving_mnist(moving_mnist)
+    cut = len(data) * 9 // 10
+    return Subset(data, range(cut)), Subset(data, range(cut, len(data)))
+
+
+@app.command("train-predictor")
+def train_predictor_command(
+    out: str = typer.Option(..., help="Checkpoint path stem: writes OUT.safetensors and OUT.json."),
+    moving_mnist: Optional[str] = typer.Option(None, help="Train on the standard mnist_test_seq.npy (first 90% of its"
+                                               " sequences; the last 10% are the test set) instead of moving-digits."),
+    sequences: int = typer.Option(1000, help="moving-digits: training sequences (the test split gets a fifth as many)."),
+    epochs: int = typer.Option(12, help="Passes over the training sequences."),
+    lr: float = typer.Option(2e-3, help="Initial Adam learning rate, cosine-decayed to 0."),
+    batch_size: int = typer.Option(16, help="Sequences per optimisation step."),
+    hidden: int = typer.Option(32, help="ConvLSTM state channels."),
+    seed: int = typer.Option(0, help="Seed of data generation, initialisation and shuffling."),
+    device: str = typer.Option("auto", help="cpu, cuda or auto."),
+) -> None:
+    """Train the ConvLSTM next-frame predictor (paper Appendix C) on one-step-ahead prediction; write a checkpoint."""
+    import time
+
+    import torch
+
+    from deepsava.models.convlstm import NextFramePredictor, save_predictor
+    from deepsava.runtime import resolve_device, seed_everything
+    from deepsava.train_predictor import evaluate_prediction, train_predictor
+
+    command = (f"deepsava train-predictor --out {out} --sequences {sequences} --epochs {epochs} --lr {lr}"
+               f" --batch-size {batch_size} --hidden {hidden} --seed {seed} --device {device}"
+               + (f" --moving-mnist {moving_mnist}" if moving_mnist else ""))
+    dev = resolve_device(device)
+    train_set, test_set = _prediction_splits(moving_mnist, sequences, seed)
+    seed_everything(seed)
+    net = NextFramePredictor(channels=train_set[0][0].shape[1], hidden=hidden)
+    start = time.perf_counter()
+    history = train_predictor(net, train_set, test_set, epochs=epochs, lr=lr, batch_size=batch_size, device=dev, seed=seed)
+    seconds = time.perf_counter() - start
+    test_mse = evaluate_prediction(net, test_set, device=dev)
+    repeat_last = evaluate_prediction(torch.nn.Identity(), test_set, device=dev)  # predicts frame t+1 = frame t
+    metadata = {"dataset": "mnist_test_seq.npy" if moving_mnist else "moving-digits", "frames": train_set[0][0].shape[0],
+                "train_sequences": len(train_set), "test_sequences": len(test_set), "test_mse": test_mse,
+                "test_mse_repeat_last_frame": repeat_last,
+                "training": {"epochs": epochs, "lr": lr, "batch_size": batch_size, "seed": seed, "optimizer": "adam",
+                             "schedule": "cosine", "device": str(dev), "threads": torch.get_num_threads(),
+                             "seconds": round(seconds, 1)},
+                "history": history, "command": command}
+    stem = save_predictor(net, out, metadata)
+    typer.echo(f"convlstm predictor: test one-step MSE {test_mse:.5f} (repeating the last frame:"
+               f" {repeat_last:.5f}); wrote {stem}.safetensors and {stem}.json")
+
+
 def run() -> None:
     """Entry point: user errors become one line on stderr and a documented exit code.
 
