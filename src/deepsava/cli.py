@@ -484,6 +484,75 @@ def compress_eval_command(
     _finish_analysis(outcome, console)
 
 
+# --- saliency (deepsava.evaluate.saliency) ---
+def _load_model_spec(spec: str, device):
+    """A shipped checkpoint name (e.g. inception-v3) or a checkpoint path stem -> (model, display name)."""
+    from pathlib import Path
+
+    from deepsava.models import load_checkpoint, load_shipped
+    from deepsava.models.checkpoint import SHIPPED
+
+    if spec.removeprefix("shipped:") in SHIPPED:
+        return load_shipped(spec.removeprefix("shipped:"), device)[0], spec.removeprefix("shipped:")
+    return load_checkpoint(spec, device)[0], Path(spec).with_suffix("").name
+
+
+@app.command("saliency")
+def saliency_command(
+    model: list[str] = typer.Option(..., "--model", help="A shipped model name or a checkpoint path stem; repeat it"
+                                    " to compare models side by side (e.g. undefended and defended, Figure D.10)."),
+    video: Optional[str] = typer.Option(None, help="A video file (else test video --index of --dataset)."),
+    index: int = typer.Option(0, help="Which test video of --dataset to draw when no --video is given."),
+    dataset: str = typer.Option("synth-actions", help="Dataset of --index (its test split)."),
+    root: Optional[str] = typer.Option(None, help="UCF101/HMDB51 video folder for --dataset."),
+    label: Optional[int] = typer.Option(None, help="True class of --video (default: the first model's prediction)."),
+    length: int = typer.Option(40, help="Frames sampled from --video."),
+    size: int = typer.Option(64, help="Frame size of the loaded clip."),
+    columns: int = typer.Option(10, help="Frames drawn per model (evenly spaced)."),
+    out: str = typer.Option("runs/saliency", help="Folder for saliency-<video>.npz and its PNGs (deepsava report reads it)."),
+    device: str = typer.Option("auto", help="cpu, cuda or auto."),
+) -> None:
+    """Input-gradient saliency maps overlaid on the frames, per model, and the temporal saliency curve (Appendix D)."""
+    import torch
+
+    from deepsava.data import load_dataset
+    from deepsava.errors import InvalidArgumentError
+    from deepsava.evaluate.saliency import SaliencyView, curve_figure, overlay_figure, saliency_maps, temporal_saliency
+    from deepsava.io import load_video
+    from deepsava.runtime import resolve_device
+
+    dev = resolve_device(device)
+    models = [_load_model_spec(spec, dev) for spec in model]
+    if video is not None:
+        clip, name, classes = load_video(video, frames=length, size=size), video, None
+    else:
+        data = load_dataset(dataset, split="test", root=root, size=size)
+        if not 0 <= index < len(data):
+            raise InvalidArgumentError(f"--index must lie in 0..{len(data) - 1} for the {dataset} test split, got {index}")
+        (clip, label), name, classes = data[index], data.video_ids[index], data.classes
+    videos = clip[None].to(dev)
+    if label is None:
+        with torch.no_grad():
+            label = int(models[0][0](videos).argmax())
+    target = torch.tensor([label], device=dev)
+    maps = torch.cat([saliency_maps(net, videos, target) for net, _ in models])  # (M, T, H, W)
+    with torch.no_grad():
+        preds = [int(net(videos).argmax()) for net, _ in models]
+    show = (lambda c: classes[c]) if classes else str  # noqa: E731
+    view = SaliencyView(name, show(label), clip.permute(0, 2, 3, 1).expand(-1, -1, -1, 3).numpy(),
+                        [n for _, n in models], maps.cpu().numpy(), temporal_saliency(maps).cpu().numpy(),
+                        [show(p) for p in preds])
+    path = view.save(out)
+    path.with_name(path.stem + "-maps.png").write_bytes(overlay_figure(view, columns))
+    path.with_name(path.stem + "-curve.png").write_bytes(curve_figure(view))
+    for name_m, pred, curve in zip(view.models, view.predictions, view.curves):
+        top = curve.argsort()[::-1][:3].tolist()
+        typer.echo(f"{name_m} (predicts {pred}): most salient frames {top}"
+                   f" ({', '.join(f'{100 * curve[t]:.1f}%' for t in top)} of the saliency),"
+                   f" least salient frame {int(curve.argmin())}")
+    typer.echo(f"wrote {path} and its -maps.png, -curve.png")
+
+
 # --- next-frame prediction (deepsava.models.convlstm, deepsava.train_predictor, deepsava.evaluate.prediction) ---
 def _prediction_splits(moving_mnist: Optional[str], sequences: int, seed: int):
     """(train, test) sequences: generated moving-digits, or the Moving MNIST file split 90% / 10%."""
