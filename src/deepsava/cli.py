@@ -554,18 +554,17 @@ def saliency_command(
 
 
 # --- next-frame prediction (deepsava.models.convlstm, deepsava.train_predictor, deepsava.evaluate.prediction) ---
-def _prediction_splits(moving_mnist: Optional[str], sequences: int, seed: int):
-    """(train, test) sequences: generated moving-digits, or the Moving MNIST file split 90% / 10%."""
+def _prediction_split(split: str, moving_mnist: Optional[str], sequences: int, seed: int):
+    """Sequences of one split: generated moving-digits, or the Moving MNIST file's first 90% (train) / last 10% (test)."""
     from torch.utils.data import Subset
 
     from deepsava.data import load_dataset, load_moving_mnist
 
     if moving_mnist is None:
-        return (load_dataset("moving-digits", split="train", seed=seed, sequences=sequences),
-                load_dataset("moving-digits", split="test", seed=seed, sequences=max(sequences // 5, 1)))
+        return load_dataset("moving-digits", split=split, seed=seed, sequences=sequences)
     data = load_moving_mnist(moving_mnist)
     cut = len(data) * 9 // 10
-    return Subset(data, range(cut)), Subset(data, range(cut, len(data)))
+    return Subset(data, range(cut) if split == "train" else range(cut, len(data)))
 
 
 @app.command("train-predictor")
@@ -594,7 +593,8 @@ def train_predictor_command(
                f" --batch-size {batch_size} --hidden {hidden} --seed {seed} --device {device}"
                + (f" --moving-mnist {moving_mnist}" if moving_mnist else ""))
     dev = resolve_device(device)
-    train_set, test_set = _prediction_splits(moving_mnist, sequences, seed)
+    train_set = _prediction_split("train", moving_mnist, sequences, seed)
+    test_set = _prediction_split("test", moving_mnist, max(sequences // 5, 1), seed)
     seed_everything(seed)
     net = NextFramePredictor(channels=train_set[0][0].shape[1], hidden=hidden)
     start = time.perf_counter()
@@ -612,6 +612,71 @@ def train_predictor_command(
     stem = save_predictor(net, out, metadata)
     typer.echo(f"convlstm predictor: test one-step MSE {test_mse:.5f} (repeating the last frame:"
                f" {repeat_last:.5f}); wrote {stem}.safetensors and {stem}.json")
+
+
+@app.command("prediction-attack")
+def prediction_attack_command(
+    checkpoint: Optional[str] = typer.Option(None, help="Predictor checkpoint stem (default: the shipped ConvLSTM trained"
+                                             " on moving-digits)."),
+    moving_mnist: Optional[str] = typer.Option(None, help="Attack sequences of the standard mnist_test_seq.npy (its last"
+                                               " 10%, held out by train-predictor) instead of moving-digits' test split."),
+    sequences: int = typer.Option(100, help="Held-out sequences attacked (the paper: 100)."),
+    selectors: str = typer.Option("first,bo", help="Comma-separated key-frame selectors compared (first: the first"
+                                  " frame; bo: Bayesian optimisation; also random, brute, saliency, ...)."),
+    budgets: str = typer.Option("l2,ssim", help="Comma-separated budgets: l2 (RMS change of the frame <= 0.03, the"
+                                " paper's l2 ball) and/or ssim (SSIM >= 0.95)."),
+    steps: int = typer.Option(100, help="Adam steps of the attack."),
+    lr: float = typer.Option(0.01, help="Adam learning rate of noise and flow."),
+    batch_size: int = typer.Option(25, help="Sequences attacked together."),
+    seed: int = typer.Option(0, help="Seed of BO and of the moving-digits test split."),
+    out: str = typer.Option("runs/prediction", help="Folder for prediction.json and its plots (deepsava report reads it)."),
+    device: str = typer.Option("auto", help="cpu, cuda or auto."),
+) -> None:
+    """DeepSAVA against the next-frame predictor (Appendix C): maximise the prediction MSE with one perturbed frame."""
+    from pathlib import Path
+
+    import torch
+
+    from deepsava.errors import InvalidArgumentError
+    from deepsava.evaluate.prediction import (SUMMARY_COLUMNS, attack_predictor, frame_figure, save_outcomes, step_figure,
+                                              summary_rows)
+    from deepsava.models.convlstm import load_predictor
+    from deepsava.runtime import resolve_device, seed_everything
+    from deepsava.select import SELECTORS
+
+    chosen = [s.strip() for s in selectors.split(",") if s.strip()]
+    limits = [b.strip() for b in budgets.split(",") if b.strip()]
+    for name in chosen:
+        if name not in SELECTORS:
+            raise InvalidArgumentError(f"unknown selector {name!r}: use {', '.join(SELECTORS)}")
+    for name in limits:
+        if name not in ("l2", "ssim"):
+            raise InvalidArgumentError(f"unknown budget {name!r}: use l2 and/or ssim")
+    if not chosen or not limits or sequences < 1 or steps < 1:
+        raise InvalidArgumentError("need at least one selector, one budget, one sequence and one step")
+    dev = resolve_device(device)
+    predictor, meta = load_predictor(checkpoint, dev)
+    test = _prediction_split("test", moving_mnist, sequences, seed)
+    count = min(sequences, len(test))
+    data = torch.stack([test[i][0] for i in range(count)]).to(dev)
+    outcomes = []
+    for selector in chosen:
+        for budget in limits:
+            seed_everything(seed)
+            outcomes.append(attack_predictor(predictor, data, selector, budget, steps, seed, lr, batch_size))
+            typer.echo(" | ".join(summary_rows(outcomes[-1:])[0]))
+    about = {"checkpoint": checkpoint or "shipped:convlstm-moving-digits", "predictor_test_mse": meta.get("test_mse"),
+             "dataset": "mnist_test_seq.npy" if moving_mnist else "moving-digits", "sequences": count,
+             "frames": data.shape[1], "seed": seed, "lr": lr,
+             "command": f"deepsava prediction-attack --sequences {sequences} --selectors {selectors} --budgets {budgets}"
+                        f" --steps {steps} --lr {lr} --seed {seed}"
+                        + (f" --checkpoint {checkpoint}" if checkpoint else "")
+                        + (f" --moving-mnist {moving_mnist}" if moving_mnist else "")}
+    path = save_outcomes(out, outcomes, about)
+    (Path(out) / "figure-c9.png").write_bytes(step_figure(outcomes))
+    (Path(out) / "prediction-frames.png").write_bytes(frame_figure(outcomes))
+    typer.echo("columns: " + " | ".join(SUMMARY_COLUMNS))
+    typer.echo(f"wrote {path}, figure-c9.png and prediction-frames.png; report: deepsava report {out}")
 
 
 def run() -> None:
