@@ -16,7 +16,8 @@ from deepsava.models.base import VideoClassifier
 from deepsava.models.registry import create_model
 from deepsava.models.weights import load_weights_file, match_state_dict
 
-SHIPPED = ("i3d", "inception-v3", "cnn-lstm", "cnn-rnn", "cnn-gru")
+SHIPPED = ("i3d", "inception-v3", "cnn-lstm", "cnn-rnn", "cnn-gru",
+           "cnn-lstm-shared", "cnn-rnn-shared", "cnn-gru-shared")  # *-shared: heads over inception-v3's frozen CNN
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 
 __all__ = ["save_checkpoint", "load_checkpoint", "load_weights_file", "shipped_checkpoint", "load_shipped"]
