@@ -66,11 +66,11 @@ def test_shipped_predictor_beats_repeating_the_last_frame(held_out):
 @pytest.mark.parametrize("budget", ["l2", "ssim"])
 def test_attack_raises_the_prediction_error_within_the_budget(held_out, budget):
     model, _ = load_predictor()
-    outcome = attack_predictor(model, held_out[:4], "first", budget, steps=8, batch_size=4)
+    outcome = attack_predictor(model, held_out[:3, :11], "first", budget, steps=6, batch_size=3)
     clean, adversarial = outcome.per_sequence["clean"], outcome.per_sequence["adversarial"]
     assert all(a > c for a, c in zip(adversarial, clean))
     assert outcome.step_mse[0] == pytest.approx(outcome.clean_mse, rel=1e-5)  # step 0 scores the clean input
-    assert outcome.attacked_frames == [0, 0, 0, 0]
+    assert outcome.attacked_frames == [0, 0, 0]
     if budget == "l2":
         assert outcome.largest_l2 <= L2_BUDGET + 1e-6
     else:
