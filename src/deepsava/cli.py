@@ -382,14 +382,24 @@ def evaluate_command(
 
 
 # --- transfer / compress-eval (deepsava.evaluate.transfer, deepsava.evaluate.compression, via the runner) ---
+_ANALYSIS_OUT = typer.Option(None, help="Run folder (results.sqlite); default runs/<name>.")
+_ANALYSIS_LIMIT = typer.Option(None, help="Attack at most this many videos per cell and repeat.")
+_ANALYSIS_DEVICE = typer.Option("auto", help="cpu, cuda or auto.")
+_ANALYSIS_FORCE = typer.Option(False, "--force", help="Discard this config's stored results and run them again.")
+_ANALYSIS_PROGRESS = typer.Option(True, help="Show a progress bar.")
+
+
 def _run_analysis(config_path: str, out, limit, device, force, progress, needs: str):
     """Run an experiment config that names ``needs`` (transfer or compression); return (config, outcome, console)."""
+    import warnings
+
     from rich.console import Console
 
     from deepsava.errors import InvalidConfigError
     from deepsava.evaluate.config import load_config
     from deepsava.evaluate.runner import run_experiment
 
+    warnings.filterwarnings("ignore", message=".*torch.jit.script.* is deprecated")  # raised by gpytorch's import
     config = load_config(config_path)
     if not getattr(config, needs):
         what, example = ("target models", "table12") if needs == "transfer" else ("H.264 CRFs", "compression")
@@ -411,26 +421,24 @@ def _finish_analysis(outcome, console) -> None:
 
 @app.command("transfer")
 def transfer_command(
-    config: str = typer.Argument(..., help="Experiment YAML with a 'transfer:' list of target models, e.g. configs/table12.yaml."),
-    out: Optional[str] = typer.Option(None, help="Run folder (results.sqlite); default runs/<name>."),
-    limit: Optional[int] = typer.Option(None, help="Attack at most this many videos per cell and repeat."),
-    device: str = typer.Option("auto", help="cpu, cuda or auto."),
-    force: bool = typer.Option(False, "--force", help="Discard this config's stored results and run them again."),
-    progress: bool = typer.Option(True, help="Show a progress bar."),
+    config: str = typer.Argument(..., help="Experiment YAML with a 'transfer:' list of target models, e.g."
+                                 " configs/table12.yaml."),
+    out: Optional[str] = _ANALYSIS_OUT,
+    limit: Optional[int] = _ANALYSIS_LIMIT,
+    device: str = _ANALYSIS_DEVICE,
+    force: bool = _ANALYSIS_FORCE,
+    progress: bool = _ANALYSIS_PROGRESS,
 ) -> None:
     """Transferability (paper Table 12): attack every source model, classify the adversarial videos with every target.
 
     Resumable like `deepsava experiment`. Prints, per attack, the source x target fooling-rate matrix over videos
     both models classify correctly (its diagonal is the white-box FR) and the paper's rate among white-box successes.
     """
-    import warnings
-
     from rich.table import Table
 
     from deepsava.evaluate.store import ResultStore
     from deepsava.evaluate.transfer import FOOLING, GIVEN_SUCCESS, transfer_matrix
 
-    warnings.filterwarnings("ignore", message=".*torch.jit.script.* is deprecated")
     cfg, outcome, console = _run_analysis(config, out, limit, device, force, progress, "transfer")
     with ResultStore(outcome.store_path) as store:
         cells = [(row["model"], row["label"], store.records(row["cell_key"])) for row in outcome.summary]
@@ -449,26 +457,24 @@ def transfer_command(
 
 @app.command("compress-eval")
 def compress_eval_command(
-    config: str = typer.Argument(..., help="Experiment YAML with a 'compression:' list of CRFs, e.g. configs/compression.yaml."),
-    out: Optional[str] = typer.Option(None, help="Run folder (results.sqlite); default runs/<name>."),
-    limit: Optional[int] = typer.Option(None, help="Attack at most this many videos per cell and repeat."),
-    device: str = typer.Option("auto", help="cpu, cuda or auto."),
-    force: bool = typer.Option(False, "--force", help="Discard this config's stored results and run them again."),
-    progress: bool = typer.Option(True, help="Show a progress bar."),
+    config: str = typer.Argument(..., help="Experiment YAML with a 'compression:' list of CRFs, e.g."
+                                 " configs/compression.yaml."),
+    out: Optional[str] = _ANALYSIS_OUT,
+    limit: Optional[int] = _ANALYSIS_LIMIT,
+    device: str = _ANALYSIS_DEVICE,
+    force: bool = _ANALYSIS_FORCE,
+    progress: bool = _ANALYSIS_PROGRESS,
 ) -> None:
     """Compression survival (paper Section 4.2.3): the fooling rate left after H.264 re-encoding at each CRF.
 
     Every adversarial video (and its clean original) is written as H.264 at each CRF, decoded and classified
     again; the fooling rate is recomputed from the decoded frames. Resumable like `deepsava experiment`.
     """
-    import warnings
-
     from rich.table import Table
 
     from deepsava.evaluate.compression import LOSSLESS, surviving_rate
     from deepsava.evaluate.store import ResultStore
 
-    warnings.filterwarnings("ignore", message=".*torch.jit.script.* is deprecated")
     cfg, outcome, console = _run_analysis(config, out, limit, device, force, progress, "compression")
     settings = [LOSSLESS, *map(str, cfg.compression)]
     table = Table(title="Fooling rate surviving H.264 (videos whose compressed clean version is still correct)")

@@ -54,7 +54,7 @@ def analysis_plots(run: Run) -> list[Image]:
 
 
 def _transfer_data(run: Run):
-    """(targets, attacks, {rate: {attack: {source: {target: value}}}}) or None when the run has no transfer records."""
+    """(sources, targets, attacks, {rate: {attack: {source: {target: value}}}}), None without transfer records."""
     cells = _records(run, "transfer")
     if not cells:
         return None
@@ -63,16 +63,16 @@ def _transfer_data(run: Run):
     targets = [m for m in sources if m in stored] + sorted(t for t in stored if t not in sources)
     triples = [(cell.model, cell.base, records) for cell, records in cells]
     attacks = list(dict.fromkeys(cell.base for cell, _ in cells))
-    matrices = {rate: transfer.transfer_matrix(triples, targets, rate) for rate in (transfer.FOOLING, transfer.GIVEN_SUCCESS)}
-    return targets, attacks, matrices
+    rates = (transfer.FOOLING, transfer.GIVEN_SUCCESS)
+    matrices = {rate: transfer.transfer_matrix(triples, targets, rate) for rate in rates}
+    return sources, targets, attacks, matrices
 
 
 def _transfer_tables(run: Run) -> list[Table]:
     data = _transfer_data(run)
     if data is None:
         return []
-    targets, attacks, matrices = data
-    sources = list(dict.fromkeys(s for a in attacks for s in matrices[transfer.FOOLING][a]))
+    sources, targets, attacks, matrices = data
     tables = []
     for rate, anchor, title, caption in (
         (transfer.FOOLING, "table12", "Table 12: transferability, FR over videos both models classify correctly",
@@ -118,8 +118,7 @@ def _transfer_plots(run: Run) -> list[Image]:
     data = _transfer_data(run)
     if data is None:
         return []
-    targets, attacks, matrices = data
-    sources = list(dict.fromkeys(s for a in attacks for s in matrices[transfer.FOOLING][a]))
+    sources, targets, _, matrices = data
     return [Image("table12-heatmap", "Table 12 as heat maps: transfer FR (%)",
                   heatmap_figure(matrices[transfer.FOOLING], sources, targets,
                                  "FR over videos both models classify correctly"),

@@ -49,8 +49,8 @@ def save_checkpoint(model: VideoClassifier, path: str | Path, metadata: dict) ->
     return stem
 
 
-def read_metadata(path: str | Path) -> dict:
-    """Read and check the ``<path>.json`` half of a checkpoint."""
+def read_metadata(path: str | Path, required: tuple[str, ...] = ("model", "preset", "num_classes")) -> dict:
+    """Read the ``<path>.json`` half of a checkpoint and check it names the ``required`` keys."""
     meta_path = _file(_stem(path), ".json")
     if not meta_path.is_file():
         raise InvalidCheckpointError(f"checkpoint metadata {meta_path} does not exist")
@@ -58,7 +58,7 @@ def read_metadata(path: str | Path) -> dict:
         meta = json.loads(meta_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise InvalidCheckpointError(f"checkpoint metadata {meta_path} is not valid JSON: {err}") from None
-    missing = [k for k in ("model", "preset", "num_classes") if k not in meta]
+    missing = [k for k in required if k not in meta]
     if missing:
         raise InvalidCheckpointError(f"checkpoint metadata {meta_path} lacks {', '.join(missing)}")
     return meta

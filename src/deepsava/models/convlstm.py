@@ -21,6 +21,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from deepsava.errors import InvalidCheckpointError, InvalidVideoError
+from deepsava.models.checkpoint import read_metadata
 from deepsava.models.weights import load_weights_file, match_state_dict
 from deepsava.video import check_videos
 
@@ -94,16 +95,10 @@ def load_predictor(path: str | Path | None = None, device: str | torch.device = 
     """A predictor checkpoint (default: the shipped one, trained on moving-digits) -> (model in eval mode, metadata)."""
     stem = Path(path) if path is not None else SHIPPED_PREDICTOR
     stem = stem.with_suffix("") if stem.suffix in (".safetensors", ".json") else stem
-    meta_path = stem.parent / (stem.name + ".json")
-    if not meta_path.is_file():
-        raise InvalidCheckpointError(f"predictor metadata {meta_path} does not exist")
-    try:
-        meta = json.loads(meta_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise InvalidCheckpointError(f"predictor metadata {meta_path} is not valid JSON: {err}") from None
-    if meta.get("model") != NextFramePredictor.name:
-        raise InvalidCheckpointError(f"{meta_path} describes a {meta.get('model')!r} model, not a convlstm predictor")
-    model = NextFramePredictor(meta.get("channels", 1), meta.get("hidden", 32))
+    meta = read_metadata(stem, required=("model", "channels", "hidden"))
+    if meta["model"] != NextFramePredictor.name:
+        raise InvalidCheckpointError(f"{stem}.json describes a {meta['model']!r} model, not a convlstm predictor")
+    model = NextFramePredictor(meta["channels"], meta["hidden"])
     state = load_weights_file(stem.parent / (stem.name + ".safetensors"))
     match_state_dict(model, state)
     model.load_state_dict(state)
