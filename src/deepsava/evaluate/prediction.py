@@ -165,16 +165,16 @@ def frame_figure(outcomes: list[PredictionOutcome]) -> bytes:
 
 
 def summary_rows(outcomes: list[PredictionOutcome]) -> list[list[str]]:
-    """One table row per setting: clean and adversarial MSE, ratio, share raised, most attacked frame, budget used."""
+    """One table row per setting: clean and adversarial MSE, relative rise, share raised, most attacked frame, budget used."""
     rows = []
     for o in outcomes:
         counts = np.bincount(o.attacked_frames)
-        ratio = o.adversarial_mse / o.clean_mse if o.clean_mse > 0 else math.nan
-        rows.append([o.label, f"{o.clean_mse:.5f}", f"{o.adversarial_mse:.5f}", f"{ratio:.2f}×", f"{o.raised:.0%}",
+        rise = o.adversarial_mse / o.clean_mse - 1 if o.clean_mse > 0 else math.nan
+        rows.append([o.label, f"{o.clean_mse:.5f}", f"{o.adversarial_mse:.5f}", f"{rise:+.2%}", f"{o.raised:.0%}",
                      f"x_{int(counts.argmax()) + 1} ({counts.max() / len(o.attacked_frames):.0%})",
                      f"{o.largest_l2:.4f}", f"{o.smallest_ssim:.4f}", str(len(o.attacked_frames))])
     return rows
 
 
-SUMMARY_COLUMNS = ["setting", "clean MSE", "adversarial MSE", "ratio", "raised", "attacked frame (mode)",
+SUMMARY_COLUMNS = ["setting", "clean MSE", "adversarial MSE", "rise", "raised", "attacked frame (mode)",
                    "largest l2", "smallest SSIM", "n"]
