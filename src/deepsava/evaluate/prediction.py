@@ -141,8 +141,12 @@ def step_figure(outcomes: list[PredictionOutcome]) -> bytes:
 
 def frame_figure(outcomes: list[PredictionOutcome]) -> bytes:
     """Left: error of each predicted frame, clean and per setting; right: which input frame each setting attacked -> PNG."""
+    from matplotlib.ticker import MaxNLocator
+
     fig = _figure(10.0, 3.2)
     left, right = fig.subplots(1, 2)
+    for ax in (left, right):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     t = len(outcomes[0].clean_frame_mse)
     left.plot(range(2, t + 2), outcomes[0].clean_frame_mse, "k--", label="clean inputs")
     for o in outcomes:
