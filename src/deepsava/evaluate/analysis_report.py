@@ -17,6 +17,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from deepsava.evaluate import compression, prediction, saliency, transfer
 from deepsava.evaluate.figures import _figure, _png
@@ -58,9 +59,11 @@ def _transfer_data(run: Run):
     cells = _records(run, "transfer")
     if not cells:
         return None
-    stored = cells[0][1][0]["transfer"]  # the store keeps keys sorted: order targets as the sources, then the rest
+    stored = cells[0][1][0]["transfer"]  # the store keeps keys sorted: order targets as the config lists them
     sources = list(dict.fromkeys(cell.model for cell, _ in cells))
-    targets = [m for m in sources if m in stored] + sorted(t for t in stored if t not in sources)
+    listed = (yaml.safe_load(run.config_source) or {}).get("transfer") if run.config_source else None
+    targets = [t for t in listed if t in stored] if isinstance(listed, list) else []
+    targets += [t for t in sources if t in stored and t not in targets] + sorted(set(stored) - set(targets) - set(sources))
     triples = [(cell.model, cell.base, records) for cell, records in cells]
     attacks = list(dict.fromkeys(cell.base for cell, _ in cells))
     rates = (transfer.FOOLING, transfer.GIVEN_SUCCESS)
@@ -94,7 +97,7 @@ def _transfer_tables(run: Run) -> list[Table]:
 
 def heatmap_figure(matrices: dict, sources: list[str], targets: list[str], title: str) -> bytes:
     """One source × target heat map per attack, percentages written in the cells -> PNG."""
-    fig = _figure(1.0 + 0.95 * len(targets) * len(matrices), 0.9 + 0.55 * len(sources))
+    fig = _figure((1.6 + 0.6 * len(targets)) * len(matrices), 1.8 + 0.45 * len(sources))
     axes = fig.subplots(1, len(matrices), squeeze=False)[0]
     for ax, (attack, rows) in zip(axes, matrices.items()):
         grid = np.array([[rows.get(s, {}).get(t, math.nan) for t in targets] for s in sources], dtype=float)
