@@ -500,7 +500,7 @@ def _load_model_spec(spec: str, device):
 
     if spec.removeprefix("shipped:") in SHIPPED:
         return load_shipped(spec.removeprefix("shipped:"), device)[0], spec.removeprefix("shipped:")
-    return load_checkpoint(spec, device)[0], Path(spec).with_suffix("").name
+    return load_checkpoint(spec, device)[0], str(Path(spec).with_suffix(""))
 
 
 @app.command("saliency")
@@ -540,6 +540,9 @@ def saliency_command(
     if label is None:
         with torch.no_grad():
             label = int(models[0][0](videos).argmax())
+    for net, shown in models:
+        if not 0 <= label < net.num_classes:
+            raise InvalidArgumentError(f"class {label} does not exist for {shown} ({net.num_classes} classes)")
     target = torch.tensor([label], device=dev)
     maps = torch.cat([saliency_maps(net, videos, target) for net, _ in models])  # (M, T, H, W)
     with torch.no_grad():
