@@ -109,3 +109,18 @@ def test_bad_analysis_keys_are_refused(transfer_run, edit, message):
     with pytest.raises(InvalidConfigError) as caught:
         parse_config({**config, **edit})
     assert message in str(caught.value)
+
+
+def test_transfer_command_needs_a_transfer_list(transfer_run, tmp_path, monkeypatch, capsys):
+    import sys
+
+    from deepsava import cli
+
+    config, _, _ = transfer_run
+    path = tmp_path / "plain.yaml"
+    path.write_text(yaml.safe_dump({k: v for k, v in config.items() if k != "transfer"}, sort_keys=False))
+    monkeypatch.setattr(sys, "argv", ["deepsava", "transfer", str(path)])
+    with pytest.raises(SystemExit) as exit_:
+        cli.run()
+    assert exit_.value.code == InvalidConfigError.exit_code
+    assert "names no transfer: list the target models under a top-level 'transfer:' key" in capsys.readouterr().err
