@@ -129,7 +129,7 @@ def test_split():
 def test_shipped_checkpoint_reaches_its_recorded_accuracy(name, test_split):
     model, meta = load_shipped(name)
     assert meta["dataset"] == "synth-actions" and meta["classes"] == test_split.classes
-    assert meta["command"].startswith(f"deepsava train --model {name} ")
+    assert name.startswith(meta["model"]) and meta["command"].startswith(f"deepsava train --model {meta['model']} ")
     accuracy = evaluate_accuracy(model, test_split, batch_size=30)["top1"]
     assert abs(accuracy - meta["test_top1"]) <= 0.02
     assert accuracy < 1.0

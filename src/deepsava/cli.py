@@ -508,6 +508,312 @@ def defend_command(
                    f" {meta.get('test_top1', float('nan')):.3f}")
         typer.echo(f"wrote {out}.safetensors and {out}.json")
 
+# --- transfer / compress-eval (deepsava.evaluate.transfer, deepsava.evaluate.compression, via the runner) ---
+_ANALYSIS_OUT = typer.Option(None, help="Run folder (results.sqlite); default runs/<name>.")
+_ANALYSIS_LIMIT = typer.Option(None, help="Attack at most this many videos per cell and repeat.")
+_ANALYSIS_DEVICE = typer.Option("auto", help="cpu, cuda or auto.")
+_ANALYSIS_FORCE = typer.Option(False, "--force", help="Discard this config's stored results and run them again.")
+_ANALYSIS_PROGRESS = typer.Option(True, help="Show a progress bar.")
+
+
+def _run_analysis(config_path: str, out, limit, device, force, progress, needs: str):
+    """Run an experiment config that names ``needs`` (transfer or compression); return (config, outcome, console)."""
+    import warnings
+
+    from rich.console import Console
+
+    from deepsava.errors import InvalidConfigError
+    from deepsava.evaluate.config import load_config
+    from deepsava.evaluate.runner import run_experiment
+
+    warnings.filterwarnings("ignore", message=".*torch.jit.script.* is deprecated")  # raised by gpytorch's import
+    config = load_config(config_path)
+    if not getattr(config, needs):
+        what, example = ("target models", "table12") if needs == "transfer" else ("H.264 CRFs", "compression")
+        raise InvalidConfigError(f"{config_path} names no {needs}: list the {what} under a top-level"
+                                 f" '{needs}:' key (see configs/{example}.yaml)")
+    console = Console() if sys.stdout.isatty() else Console(width=150)
+    outcome = run_experiment(config, out=out, limit=limit, device=device, force=force, progress=progress,
+                             console=console)
+    return config, outcome, console
+
+
+def _finish_analysis(outcome, console) -> None:
+    if outcome.interrupted:
+        console.print(f"interrupted: {outcome.videos_done}/{outcome.videos_total} videos stored in {outcome.store_path}")
+        console.print(f"resume with the same command; report: deepsava report {outcome.out}")
+        raise typer.Exit(130)
+    console.print(f"results in {outcome.store_path}; tables and plots: deepsava report {outcome.out}")
+
+
+@app.command("transfer")
+def transfer_command(
+    config: str = typer.Argument(..., help="Experiment YAML with a 'transfer:' list of target models, e.g."
+                                 " configs/table12.yaml."),
+    out: Optional[str] = _ANALYSIS_OUT,
+    limit: Optional[int] = _ANALYSIS_LIMIT,
+    device: str = _ANALYSIS_DEVICE,
+    force: bool = _ANALYSIS_FORCE,
+    progress: bool = _ANALYSIS_PROGRESS,
+) -> None:
+    """Transferability (paper Table 12): attack every source model, classify the adversarial videos with every target.
+
+    Resumable like `deepsava experiment`. Prints, per attack, the source x target fooling-rate matrix over videos
+    both models classify correctly (its diagonal is the white-box FR) and the paper's rate among white-box successes.
+    """
+    from rich.table import Table
+
+    from deepsava.evaluate.store import ResultStore
+    from deepsava.evaluate.transfer import FOOLING, GIVEN_SUCCESS, transfer_matrix
+
+    cfg, outcome, console = _run_analysis(config, out, limit, device, force, progress, "transfer")
+    with ResultStore(outcome.store_path) as store:
+        cells = [(row["model"], row["label"], store.records(row["cell_key"])) for row in outcome.summary]
+    for rate, title in ((FOOLING, "FR over videos both models classify correctly"),
+                        (GIVEN_SUCCESS, "FR among the white-box successes (the paper's Table 12)")):
+        for attack, rows in transfer_matrix(cells, cfg.transfer, rate).items():
+            table = Table(title=f"{attack}: {title} (rows: source, columns: target)")
+            table.add_column("source")
+            for target in cfg.transfer:
+                table.add_column(target, justify="right")
+            for source, values in rows.items():
+                table.add_row(source, *("–" if v != v else f"{v:.1%}" for v in values.values()))
+            console.print(table)
+    _finish_analysis(outcome, console)
+
+
+@app.command("compress-eval")
+def compress_eval_command(
+    config: str = typer.Argument(..., help="Experiment YAML with a 'compression:' list of CRFs, e.g."
+                                 " configs/compression.yaml."),
+    out: Optional[str] = _ANALYSIS_OUT,
+    limit: Optional[int] = _ANALYSIS_LIMIT,
+    device: str = _ANALYSIS_DEVICE,
+    force: bool = _ANALYSIS_FORCE,
+    progress: bool = _ANALYSIS_PROGRESS,
+) -> None:
+    """Compression survival (paper Section 4.2.3): the fooling rate left after H.264 re-encoding at each CRF.
+
+    Every adversarial video (and its clean original) is written as H.264 at each CRF, decoded and classified
+    again; the fooling rate is recomputed from the decoded frames. Resumable like `deepsava experiment`.
+    """
+    from rich.table import Table
+
+    from deepsava.evaluate.compression import LOSSLESS, surviving_rate
+    from deepsava.evaluate.store import ResultStore
+
+    cfg, outcome, console = _run_analysis(config, out, limit, device, force, progress, "compression")
+    settings = [LOSSLESS, *map(str, cfg.compression)]
+    table = Table(title="Fooling rate surviving H.264 (videos whose compressed clean version is still correct)")
+    for name in ("model", "attack", "FR (float)", *("8-bit" if s == LOSSLESS else f"CRF {s}" for s in settings), "n"):
+        table.add_column(name, justify="left" if name in ("model", "attack") else "right")
+    with ResultStore(outcome.store_path) as store:
+        for row in outcome.summary:
+            records = store.records(row["cell_key"])
+            rates = [surviving_rate(records, s)["fooling_rate"] for s in settings]
+            table.add_row(row["model"], row["label"], f"{row['fooling_rate']:.1%}",
+                          *("–" if v != v else f"{v:.1%}" for v in rates), str(row["attacked"]))
+    console.print(table)
+    _finish_analysis(outcome, console)
+
+
+# --- saliency (deepsava.evaluate.saliency) ---
+def _load_model_spec(spec: str, device):
+    """A shipped checkpoint name (e.g. inception-v3) or a checkpoint path stem -> (model, display name)."""
+    from pathlib import Path
+
+    from deepsava.models import load_checkpoint, load_shipped
+    from deepsava.models.checkpoint import SHIPPED
+
+    if spec.removeprefix("shipped:") in SHIPPED:
+        return load_shipped(spec.removeprefix("shipped:"), device)[0], spec.removeprefix("shipped:")
+    return load_checkpoint(spec, device)[0], str(Path(spec).with_suffix(""))
+
+
+@app.command("saliency")
+def saliency_command(
+    model: list[str] = typer.Option(..., "--model", help="A shipped model name or a checkpoint path stem; repeat it"
+                                    " to compare models side by side (e.g. undefended and defended, Figure D.10)."),
+    video: Optional[str] = typer.Option(None, help="A video file (else test video --index of --dataset)."),
+    index: int = typer.Option(0, help="Which test video of --dataset to draw when no --video is given."),
+    dataset: str = typer.Option("synth-actions", help="Dataset of --index (its test split)."),
+    root: Optional[str] = typer.Option(None, help="UCF101/HMDB51 video folder for --dataset."),
+    label: Optional[int] = typer.Option(None, help="True class of --video (default: the first model's prediction)."),
+    length: int = typer.Option(40, help="Frames sampled from --video."),
+    size: int = typer.Option(64, help="Frame size of the loaded clip."),
+    columns: int = typer.Option(10, help="Frames drawn per model (evenly spaced)."),
+    out: str = typer.Option("runs/saliency", help="Folder for saliency-<video>.npz and its PNGs (deepsava report reads it)."),
+    device: str = typer.Option("auto", help="cpu, cuda or auto."),
+) -> None:
+    """Input-gradient saliency maps overlaid on the frames, per model, and the temporal saliency curve (Appendix D)."""
+    import torch
+
+    from deepsava.data import load_dataset
+    from deepsava.errors import InvalidArgumentError
+    from deepsava.evaluate.saliency import SaliencyView, curve_figure, overlay_figure, saliency_maps, temporal_saliency
+    from deepsava.io import load_video
+    from deepsava.runtime import resolve_device
+
+    dev = resolve_device(device)
+    models = [_load_model_spec(spec, dev) for spec in model]
+    if video is not None:
+        clip, name, classes = load_video(video, frames=length, size=size), video, None
+    else:
+        data = load_dataset(dataset, split="test", root=root, size=size)
+        if not 0 <= index < len(data):
+            raise InvalidArgumentError(f"--index must lie in 0..{len(data) - 1} for the {dataset} test split, got {index}")
+        (clip, label), name, classes = data[index], data.video_ids[index], data.classes
+    videos = clip[None].to(dev)
+    if label is None:
+        with torch.no_grad():
+            label = int(models[0][0](videos).argmax())
+    for net, shown in models:
+        if not 0 <= label < net.num_classes:
+            raise InvalidArgumentError(f"class {label} does not exist for {shown} ({net.num_classes} classes)")
+    target = torch.tensor([label], device=dev)
+    maps = torch.cat([saliency_maps(net, videos, target) for net, _ in models])  # (M, T, H, W)
+    with torch.no_grad():
+        preds = [int(net(videos).argmax()) for net, _ in models]
+    show = (lambda c: classes[c]) if classes else str  # noqa: E731
+    view = SaliencyView(name, show(label), clip.permute(0, 2, 3, 1).expand(-1, -1, -1, 3).numpy(),
+                        [n for _, n in models], maps.cpu().numpy(), temporal_saliency(maps).cpu().numpy(),
+                        [show(p) for p in preds])
+    path = view.save(out)
+    path.with_name(path.stem + "-maps.png").write_bytes(overlay_figure(view, columns))
+    path.with_name(path.stem + "-curve.png").write_bytes(curve_figure(view))
+    for name_m, pred, curve in zip(view.models, view.predictions, view.curves):
+        top = curve.argsort()[::-1][:3].tolist()
+        typer.echo(f"{name_m} (predicts {pred}): most salient frames {top}"
+                   f" ({', '.join(f'{100 * curve[t]:.1f}%' for t in top)} of the saliency),"
+                   f" least salient frame {int(curve.argmin())}")
+    typer.echo(f"wrote {path} and its -maps.png, -curve.png")
+
+
+# --- next-frame prediction (deepsava.models.convlstm, deepsava.train_predictor, deepsava.evaluate.prediction) ---
+def _prediction_split(split: str, moving_mnist: Optional[str], sequences: int, seed: int):
+    """Sequences of one split: generated moving-digits, or the Moving MNIST file's first 90% (train) / last 10% (test)."""
+    from torch.utils.data import Subset
+
+    from deepsava.data import load_dataset, load_moving_mnist
+
+    if moving_mnist is None:
+        return load_dataset("moving-digits", split=split, seed=seed, sequences=sequences)
+    data = load_moving_mnist(moving_mnist)
+    cut = len(data) * 9 // 10
+    return Subset(data, range(cut) if split == "train" else range(cut, len(data)))
+
+
+@app.command("train-predictor")
+def train_predictor_command(
+    out: str = typer.Option(..., help="Checkpoint path stem: writes OUT.safetensors and OUT.json."),
+    moving_mnist: Optional[str] = typer.Option(None, help="Train on the standard mnist_test_seq.npy (first 90% of its"
+                                               " sequences; the last 10% are the test set) instead of moving-digits."),
+    sequences: int = typer.Option(1000, help="moving-digits: training sequences (the test split gets a fifth as many)."),
+    epochs: int = typer.Option(12, help="Passes over the training sequences."),
+    lr: float = typer.Option(2e-3, help="Initial Adam learning rate, cosine-decayed to 0."),
+    batch_size: int = typer.Option(16, help="Sequences per optimisation step."),
+    hidden: int = typer.Option(32, help="ConvLSTM state channels."),
+    seed: int = typer.Option(0, help="Seed of data generation, initialisation and shuffling."),
+    device: str = typer.Option("auto", help="cpu, cuda or auto."),
+) -> None:
+    """Train the ConvLSTM next-frame predictor (paper Appendix C) on one-step-ahead prediction; write a checkpoint."""
+    import time
+
+    import torch
+
+    from deepsava.models.convlstm import NextFramePredictor, save_predictor
+    from deepsava.runtime import resolve_device, seed_everything
+    from deepsava.train_predictor import evaluate_prediction, train_predictor
+
+    command = (f"deepsava train-predictor --out {out} --sequences {sequences} --epochs {epochs} --lr {lr}"
+               f" --batch-size {batch_size} --hidden {hidden} --seed {seed} --device {device}"
+               + (f" --moving-mnist {moving_mnist}" if moving_mnist else ""))
+    dev = resolve_device(device)
+    train_set = _prediction_split("train", moving_mnist, sequences, seed)
+    test_set = _prediction_split("test", moving_mnist, max(sequences // 5, 1), seed)
+    seed_everything(seed)
+    net = NextFramePredictor(channels=train_set[0][0].shape[1], hidden=hidden)
+    start = time.perf_counter()
+    history = train_predictor(net, train_set, test_set, epochs=epochs, lr=lr, batch_size=batch_size, device=dev, seed=seed)
+    seconds = time.perf_counter() - start
+    test_mse = evaluate_prediction(net, test_set, device=dev)
+    repeat_last = evaluate_prediction(torch.nn.Identity(), test_set, device=dev)  # predicts frame t+1 = frame t
+    metadata = {"dataset": "mnist_test_seq.npy" if moving_mnist else "moving-digits", "frames": train_set[0][0].shape[0],
+                "train_sequences": len(train_set), "test_sequences": len(test_set), "test_mse": test_mse,
+                "test_mse_repeat_last_frame": repeat_last,
+                "training": {"epochs": epochs, "lr": lr, "batch_size": batch_size, "seed": seed, "optimizer": "adam",
+                             "schedule": "cosine", "device": str(dev), "threads": torch.get_num_threads(),
+                             "seconds": round(seconds, 1)},
+                "history": history, "command": command}
+    stem = save_predictor(net, out, metadata)
+    typer.echo(f"convlstm predictor: test one-step MSE {test_mse:.5f} (repeating the last frame:"
+               f" {repeat_last:.5f}); wrote {stem}.safetensors and {stem}.json")
+
+
+@app.command("prediction-attack")
+def prediction_attack_command(
+    checkpoint: Optional[str] = typer.Option(None, help="Predictor checkpoint stem (default: the shipped ConvLSTM trained"
+                                             " on moving-digits)."),
+    moving_mnist: Optional[str] = typer.Option(None, help="Attack sequences of the standard mnist_test_seq.npy (its last"
+                                               " 10%, held out by train-predictor) instead of moving-digits' test split."),
+    sequences: int = typer.Option(100, help="Held-out sequences attacked (the paper: 100)."),
+    selectors: str = typer.Option("first,bo", help="Comma-separated key-frame selectors compared (first: the first"
+                                  " frame; bo: Bayesian optimisation; also random, brute, saliency, ...)."),
+    budgets: str = typer.Option("l2,ssim", help="Comma-separated budgets: l2 (RMS change of the frame <= 0.03, the"
+                                " paper's l2 ball) and/or ssim (SSIM >= 0.95)."),
+    steps: int = typer.Option(100, help="Adam steps of the attack."),
+    lr: float = typer.Option(0.01, help="Adam learning rate of noise and flow."),
+    batch_size: int = typer.Option(25, help="Sequences attacked together."),
+    seed: int = typer.Option(0, help="Seed of BO and of the moving-digits test split."),
+    out: str = typer.Option("runs/prediction", help="Folder for prediction.json and its plots (deepsava report reads it)."),
+    device: str = typer.Option("auto", help="cpu, cuda or auto."),
+) -> None:
+    """DeepSAVA against the next-frame predictor (Appendix C): maximise the prediction MSE with one perturbed frame."""
+    from pathlib import Path
+
+    import torch
+
+    from deepsava.errors import InvalidArgumentError
+    from deepsava.evaluate.prediction import (SUMMARY_COLUMNS, attack_predictor, frame_figure, save_outcomes, step_figure,
+                                              summary_rows)
+    from deepsava.models.convlstm import load_predictor
+    from deepsava.runtime import resolve_device, seed_everything
+    from deepsava.select import SELECTORS
+
+    chosen = [s.strip() for s in selectors.split(",") if s.strip()]
+    limits = [b.strip() for b in budgets.split(",") if b.strip()]
+    for name in chosen:
+        if name not in SELECTORS:
+            raise InvalidArgumentError(f"unknown selector {name!r}: use {', '.join(SELECTORS)}")
+    for name in limits:
+        if name not in ("l2", "ssim"):
+            raise InvalidArgumentError(f"unknown budget {name!r}: use l2 and/or ssim")
+    if not chosen or not limits or sequences < 1 or steps < 1:
+        raise InvalidArgumentError("need at least one selector, one budget, one sequence and one step")
+    dev = resolve_device(device)
+    predictor, meta = load_predictor(checkpoint, dev)
+    test = _prediction_split("test", moving_mnist, sequences, seed)
+    count = min(sequences, len(test))
+    data = torch.stack([test[i][0] for i in range(count)]).to(dev)
+    outcomes = []
+    for selector in chosen:
+        for budget in limits:
+            seed_everything(seed)
+            outcomes.append(attack_predictor(predictor, data, selector, budget, steps, seed, lr, batch_size))
+            typer.echo(" | ".join(summary_rows(outcomes[-1:])[0]))
+    about = {"checkpoint": checkpoint or "shipped:convlstm-moving-digits", "predictor_test_mse": meta.get("test_mse"),
+             "dataset": "mnist_test_seq.npy" if moving_mnist else "moving-digits", "sequences": count,
+             "frames": data.shape[1], "seed": seed, "lr": lr,
+             "command": f"deepsava prediction-attack --sequences {sequences} --selectors {selectors} --budgets {budgets}"
+                        f" --steps {steps} --lr {lr} --seed {seed}"
+                        + (f" --checkpoint {checkpoint}" if checkpoint else "")
+                        + (f" --moving-mnist {moving_mnist}" if moving_mnist else "")}
+    path = save_outcomes(out, outcomes, about)
+    (Path(out) / "figure-c9.png").write_bytes(step_figure(outcomes))
+    (Path(out) / "prediction-frames.png").write_bytes(frame_figure(outcomes))
+    typer.echo("columns: " + " | ".join(SUMMARY_COLUMNS))
+    typer.echo(f"wrote {path}, figure-c9.png and prediction-frames.png; report: deepsava report {out}")
+
 
 def run() -> None:
     """Entry point: user errors become one line on stderr and a documented exit code.

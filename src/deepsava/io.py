@@ -167,8 +167,8 @@ def write_video(path, clip: torch.Tensor, fps: float = 25, codec: str = "ffv1", 
     with av.open(str(path), "w", options={"fflags": "+bitexact"}) as container:  # no random ids or dates
         stream = container.add_stream(encoder, rate=Fraction(fps).limit_denominator(100000))
         stream.height, stream.width, stream.pix_fmt = height, width, pix_fmt
-        if codec == "h264":
-            stream.options = {"crf": str(crf)}
+        if codec == "h264":  # x264's SIMD code made the output differ from run to run here; plain C does not
+            stream.options = {"crf": str(crf), "x264-params": "asm=0"}
         for frame in array:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
         container.mux(stream.encode())

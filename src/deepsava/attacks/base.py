@@ -4,15 +4,17 @@ An attack is called like a torchattacks attack, ``result = attack(videos, labels
 on videos (B, T, C, H, W) in [0, 1]. Videos the model already misclassifies are
 not attacked and never count as successes. Subclasses implement ``optimise``:
 the iterative generator on given frames, used both for the attack itself and as
-the short probe that frame selectors score candidate masks with.
+the short probe that frame selectors score candidate masks with. What the
+generator aims at (its loss and its success test) is the attack's ``criterion``
+(:mod:`deepsava.attacks.criteria`): misclassification unless another is given.
 """
 
 import time
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 
+from deepsava.attacks.criteria import Misclassification
 from deepsava.errors import InvalidArgumentError, InvalidVideoError
 from deepsava.perturb import frame_ssim, gather_frames, l21, scatter_frames
 from deepsava.perturb.ssim import WINDOW
@@ -85,18 +87,22 @@ class VideoAttack:
     name = "attack"
 
     def __init__(self, model: torch.nn.Module, frames: int = 1, selector="first", steps: int = 100,
-                 targeted: bool = False, seed: int = 0, selector_options: dict | None = None):
+                 targeted: bool = False, seed: int = 0, selector_options: dict | None = None, criterion=None):
         from deepsava.select import make_selector
 
         if not isinstance(frames, int) or frames <= 0:
             raise InvalidArgumentError(f"frames must be a positive integer, got {frames!r}")
         if not isinstance(steps, int) or steps <= 0:
             raise InvalidArgumentError(f"steps must be a positive integer, got {steps!r}")
+        if criterion is not None and targeted:
+            raise InvalidArgumentError("targeted=True is a classification setting: pass"
+                                       " criterion=Misclassification(targeted=True) instead")
         self.model = model
         self.frames = frames
         self.steps = steps
         self.targeted = targeted
         self.seed = seed
+        self.criterion = criterion if criterion is not None else Misclassification(targeted)
         self.selector = make_selector(selector, **(selector_options or {})) if isinstance(selector, str) else selector
 
     # -- what subclasses provide -------------------------------------------------------
@@ -114,14 +120,17 @@ class VideoAttack:
     # -- shared machinery --------------------------------------------------------------
 
     def adversarial_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """Per-video loss to *minimise*: -CE(true label), or +CE(target) when targeted -> (B,)."""
-        ce = F.cross_entropy(logits, labels, reduction="none")
-        return ce if self.targeted else -ce
+        """Per-video loss to *minimise* (B,), from the criterion: by default -CE(true label), or +CE(target) when targeted."""
+        return self.criterion.loss(logits, labels)
 
     def is_fooled(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """(B,) bool: prediction differs from the label (untargeted) or equals the target."""
-        pred = logits.argmax(dim=1)
-        return pred == labels if self.targeted else pred != labels
+        """(B,) bool, from the criterion: by default the prediction differs from the label (or equals the target)."""
+        return self.criterion.is_fooled(logits, labels)
+
+    def select_frames(self, videos: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The selector's ``frames`` key frames for each video (B, T, C, H, W) -> (B, k), seeded by the attack's seed."""
+        generator = torch.Generator().manual_seed(self.seed)
+        return self.selector.select(self, videos, labels, self.frames, generator)
 
     def generate(self, videos: torch.Tensor, labels: torch.Tensor, frames: torch.Tensor, steps: int, early_stop: bool,
                  optimizer: torch.optim.Optimizer, perturb, objective, after_step=None) -> Optimised:
@@ -225,8 +234,7 @@ class VideoAttack:
         iterations = torch.zeros(b, dtype=torch.long, device=videos.device)
         todo = clean_correct.nonzero().flatten()
         if len(todo):
-            generator = torch.Generator().manual_seed(self.seed)
-            frames[todo] = self.selector.select(self, videos[todo], goal[todo], self.frames, generator)
+            frames[todo] = self.select_frames(videos[todo], goal[todo])
             out = self.optimise(videos[todo], goal[todo], frames[todo], self.steps, early_stop=True)
             adversarial[todo], iterations[todo] = out.adversarial, out.iterations
         seconds = (time.perf_counter() - start) / b

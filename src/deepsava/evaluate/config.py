@@ -19,6 +19,8 @@ A configuration (``yaml.safe_load``) is a mapping::
     seed: 0                         # base seed
     batch_size: 8                   # videos attacked together
     examples: 2                     # perturbations saved per cell (repeat 0) for reports
+    transfer: [i3d, cnn-lstm]       # optional: also classify every adversarial video with these models (Table 12)
+    compression: [18, 23, 28]       # optional: also classify every adversarial video after H.264 at these CRFs
     cells:                          # required: a list of cell templates
       - label: "DeepSAVA (BO)"      # optional; default the method name
         model: [i3d, cnn-lstm]      # one label or a list (default: every model)
@@ -168,6 +170,8 @@ TOP = {
     "batch_size": Field("int", default=8, low=1),
     "examples": Field("int", default=2, low=0),
     "cells": Field("str", required=True),  # checked by hand: a list
+    "transfer": Field("str"),  # checked by hand: a list of model labels
+    "compression": Field("str"),  # checked by hand: a list of CRFs
 }
 CELL = {"label": Field("str"), "model": Field("str"), "attack": Field("map", required=True)}
 
@@ -233,6 +237,8 @@ class ExperimentConfig:
     description: str = ""
     source: str = ""  # the YAML text, when read from a file
     path: str | None = None
+    transfer: list[str] = field(default_factory=list)  # target model labels (evaluate.transfer)
+    compression: list[int] = field(default_factory=list)  # H.264 CRFs (evaluate.compression)
 
 
 def load_config(path: str | Path) -> ExperimentConfig:
@@ -258,7 +264,9 @@ def parse_config(data) -> ExperimentConfig:
     if not isinstance(data, dict):
         raise InvalidConfigError(f"an experiment config must be a mapping at the top level, got {type(data).__name__}")
     cells = data.get("cells")
-    top = _check_mapping("", {k: v for k, v in data.items() if k != "cells"}, {k: v for k, v in TOP.items() if k != "cells"})
+    by_hand = ("cells", "transfer", "compression")
+    top = _check_mapping("", {k: v for k, v in data.items() if k not in by_hand},
+                         {k: v for k, v in TOP.items() if k not in by_hand})
     if "cells" not in data:
         raise InvalidConfigError("cells: required key missing")
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", top["name"]):
@@ -280,7 +288,32 @@ def parse_config(data) -> ExperimentConfig:
         name=top["name"], description=top.get("description") or "", dataset=dataset, models=models,
         videos=top["videos"], repeats=top.get("repeats", 1), seed=top.get("seed", 0),
         batch_size=top.get("batch_size", 8), examples=top.get("examples", 2), cells=expanded,
+        transfer=_check_transfer(data.get("transfer"), models), compression=_check_crfs(data.get("compression")),
     )
+
+
+def _check_transfer(value, models: dict) -> list[str]:
+    """``transfer``: a list of model labels of ``models`` (absent: none)."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not value:
+        raise InvalidConfigError(f"transfer: must be a non-empty list of model labels, got {value!r}")
+    for j, name in enumerate(value):
+        if name not in models:
+            close = difflib.get_close_matches(str(name), list(models), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else f" (models: {', '.join(models)})"
+            raise InvalidConfigError(f"transfer[{j}]: unknown model {name!r}{hint}")
+    return list(dict.fromkeys(value))
+
+
+def _check_crfs(value) -> list[int]:
+    """``compression``: a list of H.264 CRFs, integers in 0..51 (absent: none)."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not value:
+        raise InvalidConfigError(f"compression: must be a non-empty list of H.264 CRFs (0-51), got {value!r}")
+    crf = Field("int", low=0, high=51)
+    return list(dict.fromkeys(_check_value(f"compression[{j}]", crf, v) for j, v in enumerate(value)))
 
 
 def _expand(i: int, entry, models: dict, start: int) -> list[CellSpec]:

@@ -57,6 +57,7 @@ MAX_FRAMES_SHOWN = 2  # perturbed frames drawn per example video
 VIDEO_FPS = 10  # slower than the usual 25 so that a single perturbed frame can be seen
 VIDEO_HEIGHT = 192  # side-by-side videos are enlarged (nearest neighbour) to about this height
 AXES = ("frames", "lam", "l21_budget", "ssim_budget", "mode")
+KINDS = {"experiment": "experiment", "attack": "single attack", "analysis": "saliency / prediction analysis"}
 
 
 # -- what a run holds ---------------------------------------------------------------------------
@@ -129,6 +130,10 @@ def load_run(run_dir: str | Path) -> Run:
         return _load_experiment(folder)
     if (folder / "records.jsonl").is_file():
         return _load_attack(folder)
+    from deepsava.evaluate.analysis_report import has_analyses
+
+    if has_analyses(folder):  # saliency maps or the prediction study only
+        return Run(folder, "analysis", folder.name)
     raise InvalidArgumentError(
         f"{folder} holds no results: neither {DB_NAME} (deepsava experiment) nor records.jsonl (deepsava attack --out)")
 
@@ -512,7 +517,9 @@ def frames_table(lines) -> Table:
 
 
 def build_tables(run: Run) -> list[Table]:
-    tables = [cell_table(run)]
+    from deepsava.evaluate.analysis_report import analysis_tables
+
+    tables = [cell_table(run)] if run.cells else []
     if run.kind == "experiment":
         mode_table = table7(run)
         in_mode_table = {c.key for c in run.cells if c.params.get("mode")} if mode_table else set()
@@ -523,7 +530,7 @@ def build_tables(run: Run) -> list[Table]:
         from deepsava.evaluate.defence_tables import defence_tables  # it builds on this module's Table
 
         tables += defence_tables(run)
-    return tables
+    return tables + analysis_tables(run)
 
 
 # -- plots ----------------------------------------------------------------------------------------
@@ -539,6 +546,8 @@ class Image:
 
 
 def build_plots(run: Run) -> list[Image]:
+    from deepsava.evaluate.analysis_report import analysis_plots
+
     images = []
     lines = _sweep_lines(run.cells, "frames")
     if lines:
@@ -565,7 +574,7 @@ def build_plots(run: Run) -> list[Image]:
                   figures.Panel("average success perturbation", "λ", "ASP(SSIM)", series("asp_ssim"))]
         images.append(Image("lambda", "The SSIM weight λ: FR and ASP(SSIM)", figures.line_figure(panels),
                             "figures/lambda.png", "As the paper's Table 9, drawn: a larger λ should lower both."))
-    return images
+    return images + analysis_plots(run)
 
 
 # -- example videos -------------------------------------------------------------------------------
@@ -865,7 +874,7 @@ def render_markdown(run: Run, tables: list[Table], plots: list[Image], examples:
     out = [f"# Report: {run.name}", ""]
     if run.description:
         out += [run.description, ""]
-    out += [f"Run folder `{run.folder}` ({'experiment' if run.kind == 'experiment' else 'single attack'}):"
+    out += [f"Run folder `{run.folder}` ({KINDS[run.kind]}):"
             f" {len(run.cells)} cells, {run.results} stored per-video results. Generated {generated}.", ""]
     banner = _banner(run)
     if banner:
@@ -943,7 +952,7 @@ def render_html(run: Run, tables: list[Table], plots: list[Image], examples: lis
     if run.description:
         body.append(f"<p>{e(run.description)}</p>")
     body.append(f'<p class="meta">Run folder <code>{e(str(run.folder))}</code>'
-                f" ({'experiment' if run.kind == 'experiment' else 'single attack'}): {len(run.cells)} cells,"
+                f" ({KINDS[run.kind]}): {len(run.cells)} cells,"
                 f" {run.results} stored per-video results. Generated {e(generated)}.</p>")
     banner = _banner(run)
     if banner:
@@ -1013,7 +1022,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, videos: int
         stale.unlink()  # the examples of an earlier report of this folder
     tables = build_tables(run)
     plots = build_plots(run)
-    if videos:
+    if videos and run.cells:
         make = _experiment_examples if run.kind == "experiment" else _attack_examples
         examples, notes = make(run, out, videos, mp4)
     else:

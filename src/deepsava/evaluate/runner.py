@@ -43,9 +43,11 @@ import torch
 
 from deepsava.data.cache import atomic_path
 from deepsava.errors import DeepSAVAError, InvalidArgumentError, InvalidConfigError
+from deepsava.evaluate.compression import compression_predictions
 from deepsava.evaluate.config import CellSpec, ExperimentConfig, build_attack, load_config
 from deepsava.evaluate.metrics import confidence_interval, summarize
 from deepsava.evaluate.store import ResultStore
+from deepsava.evaluate.transfer import transfer_predictions
 from deepsava.runtime import derived_seed
 
 KEY_VERSION = 1
@@ -127,7 +129,7 @@ def prepare(config: ExperimentConfig, device: torch.device):
     from deepsava.data import load_dataset
     from deepsava.models import load_checkpoint
 
-    used = list(dict.fromkeys(cell.model for cell in config.cells))
+    used = list(dict.fromkeys([cell.model for cell in config.cells] + config.transfer))
     stems = {label: _checkpoint_stem(label, config.models[label]["checkpoint"]) for label in used}
     ds = config.dataset
     try:
@@ -158,6 +160,10 @@ def prepare(config: ExperimentConfig, device: torch.device):
         canonical = {"version": KEY_VERSION, "dataset": ds, "model": identity[cell.model],
                      "attack": {"spec": cell.attack, "resolved": params},
                      "seed": config.seed, "batch_size": config.batch_size}
+        if config.transfer:  # absent otherwise, so the keys of runs without these analyses stay as they were
+            canonical["transfer"] = {label: identity[label] for label in config.transfer}
+        if config.compression:
+            canonical["compression"] = config.compression
         cells.append(PreparedCell(cell, cell_key(canonical), canonical))
     return dataset, models, cells
 
@@ -203,8 +209,11 @@ def _save_example(out: Path, key: str, position: int, record: dict, clean: torch
 
 
 def _run_batch(config: ExperimentConfig, dataset, model, cell: PreparedCell, repeat: int, positions: list[int],
-               order: list[int], device: torch.device, out: Path, store: ResultStore) -> None:
-    """Attack one batch of one cell and repeat; store its records in one transaction."""
+               order: list[int], device: torch.device, out: Path, store: ResultStore, targets: dict) -> None:
+    """Attack one batch of one cell and repeat; store its records in one transaction.
+
+    ``targets``: the models of ``config.transfer`` by label, which classify the adversarial videos too.
+    """
     from deepsava.runtime import seed_everything
 
     indices = [order[p] for p in positions]
@@ -218,6 +227,12 @@ def _run_batch(config: ExperimentConfig, dataset, model, cell: PreparedCell, rep
     for p, record in zip(positions, records):
         record.update(repeat=repeat, position=p, batch=positions[0], model=cell.spec.model, method=cell.spec.method,
                       device=str(device))
+    if targets:
+        for record, seen in zip(records, transfer_predictions(videos, result.adversarial, targets)):
+            record["transfer"] = seen
+    if config.compression:
+        for record, seen in zip(records, compression_predictions(model, videos, result.adversarial, config.compression)):
+            record["compression"] = seen
     if repeat == 0:
         for j, (p, record) in enumerate(zip(positions, records)):
             if p < config.examples:
@@ -309,7 +324,8 @@ def _run_sharded(config: ExperimentConfig, out, limit, device: str, force: bool,
                     if flag.stop:
                         break
                     bar.update(task, description=f"r{r + 1}/{config.repeats} {cell.spec.model} · {cell.spec.label}")
-                    _run_batch(config, dataset, models[cell.spec.model], cell, r, positions, orders[r], dev, out, sink)
+                    _run_batch(config, dataset, models[cell.spec.model], cell, r, positions, orders[r], dev, out, sink,
+                               {label: models[label] for label in config.transfer})
                     outcome.batches_run += 1
                     outcome.videos_done += len(positions)
                     bar.update(task, completed=outcome.videos_done)

@@ -17,7 +17,8 @@ from deepsava.models.base import VideoClassifier
 from deepsava.models.registry import create_model
 from deepsava.models.weights import load_weights_file, match_state_dict
 
-SHIPPED = ("i3d", "inception-v3", "cnn-lstm", "cnn-rnn", "cnn-gru")
+SHIPPED = ("i3d", "inception-v3", "cnn-lstm", "cnn-rnn", "cnn-gru",
+           "cnn-lstm-shared", "cnn-rnn-shared", "cnn-gru-shared")  # *-shared: heads over inception-v3's frozen CNN
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 # Written by `deepsava defend` (fine-tuned from the shipped models above; their JSON holds the command),
 # kept in checkpoints/defended/: the models of the paper's Tables 11 and B.13.
@@ -81,8 +82,8 @@ def save_checkpoint(model: VideoClassifier, path: str | Path, metadata: dict) ->
     return stem
 
 
-def read_metadata(path: str | Path) -> dict:
-    """Read and check the ``<path>.json`` half of a checkpoint."""
+def read_metadata(path: str | Path, required: tuple[str, ...] = ("model", "preset", "num_classes")) -> dict:
+    """Read the ``<path>.json`` half of a checkpoint and check it names the ``required`` keys."""
     meta_path = _file(_stem(path), ".json")
     if not meta_path.is_file():
         raise InvalidCheckpointError(f"checkpoint metadata {meta_path} does not exist")
@@ -92,7 +93,7 @@ def read_metadata(path: str | Path) -> dict:
         raise InvalidCheckpointError(f"checkpoint metadata {meta_path} is not valid JSON: {err}") from None
     if not isinstance(meta, dict):
         raise InvalidCheckpointError(f"checkpoint metadata {meta_path} must be a JSON object, got {type(meta).__name__}")
-    missing = [k for k in ("model", "preset", "num_classes") if k not in meta]
+    missing = [k for k in required if k not in meta]
     if missing:
         raise InvalidCheckpointError(f"checkpoint metadata {meta_path} lacks {', '.join(missing)}")
     return meta

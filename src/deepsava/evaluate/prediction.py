@@ -1,0 +1,184 @@
+"""Next-frame prediction case study (paper Appendix C, Figure C.9): DeepSAVA against a ConvLSTM predictor.
+
+The attack is :class:`~deepsava.attacks.DeepSAVA` itself with the
+:class:`~deepsava.attacks.criteria.PredictionError` criterion: on one input frame
+it maximises the mean squared error between the predicted next frames and the
+true ones (Eq. C.1), within a budget: an l2 ball of 0.03 (the RMS of the frame's
+change, which for one frame is its l2,1 norm) or an SSIM floor. The perturbed
+frame is the first one, or the one Bayesian optimisation picks.
+
+Sequences of ``T + 1`` frames give inputs ``x_1..x_T`` and targets ``x_2..x_{T+1}``.
+Recorded per setting: the MSE at every attack step (Figure C.9's curves), the
+error of each predicted frame before and after, which frame was attacked, and
+the budget actually used.
+"""
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from deepsava.attacks import DeepSAVA
+from deepsava.attacks.criteria import PredictionError
+from deepsava.evaluate.figures import _figure, _png
+from deepsava.perturb import frame_ssim, l21
+
+L2_BUDGET = 0.03  # the paper's l2 ball (Figure C.9)
+SSIM_BUDGET = 0.95  # the paper gives no value; 0.95 is the image-attack budget it cites (Fezza et al., 2019)
+RESULT_FILE = "prediction.json"
+
+
+class RecordedCriterion:
+    """A criterion that also keeps the per-video value of every evaluation: ``history`` is a list of (B,) tensors."""
+
+    def __init__(self, criterion):
+        self.criterion = criterion
+        self.history: list[torch.Tensor] = []
+
+    def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        value = self.criterion.loss(output, target)
+        self.history.append(value.detach().cpu())
+        return value
+
+    def is_fooled(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return self.criterion.is_fooled(output, target)
+
+
+@dataclass
+class PredictionOutcome:
+    """One setting (selector x budget) of the study over B sequences of T input frames."""
+
+    label: str
+    selector: str
+    budget: str  # "l2" or "ssim"
+    budget_value: float
+    steps: int
+    clean_mse: float  # mean over sequences
+    adversarial_mse: float
+    step_mse: list[float]  # mean MSE after each attack step, step 0 = clean (steps + 1 values)
+    clean_frame_mse: list[float]  # (T,) mean error of each predicted frame, clean inputs
+    adversarial_frame_mse: list[float]  # (T,) the same, adversarial inputs
+    attacked_frames: list[int]  # (B,) the frame perturbed in each sequence
+    raised: float  # share of sequences whose MSE rose
+    largest_l2: float  # largest RMS change of the perturbed frame over the sequences
+    smallest_ssim: float  # smallest SSIM of the perturbed frame
+    per_sequence: dict = field(default_factory=dict)  # {"clean": [...], "adversarial": [...]}
+
+
+def attack_predictor(predictor, sequences: torch.Tensor, selector: str, budget: str, steps: int = 100,
+                     seed: int = 0, lr: float = 0.01, batch_size: int = 25) -> PredictionOutcome:
+    """Run one setting on sequences (B, T + 1, C, H, W), ``batch_size`` at a time: one perturbed input frame,
+    ``budget`` "l2" (RMS change ≤ 0.03) or "ssim" (SSIM ≥ 0.95)."""
+    value = L2_BUDGET if budget == "l2" else SSIM_BUDGET
+    bounds = {"l21_budget": value} if budget == "l2" else {"ssim_budget": value}
+    predictor.eval()
+    parts = []
+    for chunk in sequences.split(batch_size):
+        inputs, targets = chunk[:, :-1], chunk[:, 1:]
+        recorder = RecordedCriterion(PredictionError())
+        attack = DeepSAVA(predictor, frames=1, selector=selector, mode="combined", lam=0.0, steps=steps, lr=lr,
+                          seed=seed, criterion=recorder, **bounds)
+        frames = attack.select_frames(inputs, targets)
+        recorder.history.clear()  # keep the final run's steps only, not the selector's probes
+        adversarial = attack.optimise(inputs, targets, frames, steps).adversarial
+        with torch.no_grad():
+            parts.append({
+                "clean": (predictor(inputs) - targets).pow(2).flatten(2).mean(dim=2),  # (b, T)
+                "adversarial": (predictor(adversarial) - targets).pow(2).flatten(2).mean(dim=2),
+                "steps": -torch.stack(recorder.history, dim=1),  # (b, steps + 1)
+                "frames": frames.squeeze(1),
+                "l2": l21(adversarial - inputs),
+                "ssim": frame_ssim(adversarial, inputs).gather(1, frames).squeeze(1),
+            })
+    whole = {key: torch.cat([p[key] for p in parts]).cpu() for key in parts[0]}
+    clean, adv = whole["clean"].mean(dim=1), whole["adversarial"].mean(dim=1)
+    return PredictionOutcome(
+        label=f"{'BO' if selector == 'bo' else selector} frame, {'l2 ≤ 0.03' if budget == 'l2' else f'SSIM ≥ {value}'}",
+        selector=selector, budget=budget, budget_value=value, steps=steps,
+        clean_mse=clean.mean().item(), adversarial_mse=adv.mean().item(), step_mse=whole["steps"].mean(dim=0).tolist(),
+        clean_frame_mse=whole["clean"].mean(dim=0).tolist(),
+        adversarial_frame_mse=whole["adversarial"].mean(dim=0).tolist(),
+        attacked_frames=whole["frames"].tolist(), raised=(adv > clean).float().mean().item(),
+        largest_l2=whole["l2"].max().item(), smallest_ssim=whole["ssim"].min().item(),
+        per_sequence={"clean": clean.tolist(), "adversarial": adv.tolist()},
+    )
+
+
+def save_outcomes(folder: str | Path, outcomes: list[PredictionOutcome], about: dict) -> Path:
+    """Write ``prediction.json`` (settings and their outcomes, plus ``about``: checkpoint, data, command)."""
+    path = Path(folder) / RESULT_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({**about, "outcomes": [asdict(o) for o in outcomes]}, indent=1) + "\n")
+    return path
+
+
+def load_outcomes(folder: str | Path) -> tuple[dict, list[PredictionOutcome]]:
+    data = json.loads((Path(folder) / RESULT_FILE).read_text())
+    outcomes = [PredictionOutcome(**o) for o in data.pop("outcomes")]
+    return data, outcomes
+
+
+def step_figure(outcomes: list[PredictionOutcome]) -> bytes:
+    """Figure C.9: mean prediction MSE against attack step, (a) first frame, (b) BO frame; one line per budget -> PNG."""
+    selectors = list(dict.fromkeys(o.selector for o in outcomes))
+    fig = _figure(4.4 * len(selectors), 3.2)
+    axes = fig.subplots(1, len(selectors), squeeze=False)[0]
+    for ax, selector in zip(axes, selectors):
+        for o in (o for o in outcomes if o.selector == selector):
+            ax.plot(range(len(o.step_mse)), o.step_mse, label=o.label.split(", ", 1)[1])
+        ax.set_title(f"({'ab'[selectors.index(selector)] if len(selectors) <= 2 else selector}) attacking the"
+                     f" {'BO-selected' if selector == 'bo' else selector} frame", fontsize=9)
+        ax.set_xlabel("attack step")
+        ax.set_ylabel("prediction MSE")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def frame_figure(outcomes: list[PredictionOutcome]) -> bytes:
+    """Left: error of each predicted frame, clean and per setting; right: which input frame each setting attacked -> PNG."""
+    from matplotlib.ticker import MaxNLocator
+
+    fig = _figure(10.0, 3.2)
+    left, right = fig.subplots(1, 2)
+    for ax in (left, right):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    t = len(outcomes[0].clean_frame_mse)
+    left.plot(range(2, t + 2), outcomes[0].clean_frame_mse, "k--", label="clean inputs")
+    for o in outcomes:
+        left.plot(range(2, t + 2), o.adversarial_frame_mse, marker=".", label=o.label)
+    left.set_xlabel("predicted frame (x_t)")
+    left.set_ylabel("MSE")
+    left.legend(fontsize=7)
+    left.grid(alpha=0.3)
+    width = 0.8 / len(outcomes)
+    for j, o in enumerate(outcomes):
+        counts = np.bincount(o.attacked_frames, minlength=t)
+        right.bar(np.arange(1, t + 1) + (j - (len(outcomes) - 1) / 2) * width, counts / max(len(o.attacked_frames), 1),
+                  width, label=o.label)
+    right.set_xlabel("attacked input frame (x_t)")
+    right.set_ylabel("share of sequences")
+    right.legend(fontsize=7)
+    right.grid(alpha=0.3)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def summary_rows(outcomes: list[PredictionOutcome]) -> list[list[str]]:
+    """One table row per setting: clean and adversarial MSE, relative rise, share raised, most attacked frame, budget used."""
+    rows = []
+    for o in outcomes:
+        counts = np.bincount(o.attacked_frames)
+        rise = o.adversarial_mse / o.clean_mse - 1 if o.clean_mse > 0 else math.nan
+        rows.append([o.label, f"{o.clean_mse:.5f}", f"{o.adversarial_mse:.5f}", f"{rise:+.2%}", f"{o.raised:.0%}",
+                     f"x_{int(counts.argmax()) + 1} ({counts.max() / len(o.attacked_frames):.0%})",
+                     f"{o.largest_l2:.4f}", f"{o.smallest_ssim:.4f}", str(len(o.attacked_frames))])
+    return rows
+
+
+SUMMARY_COLUMNS = ["setting", "clean MSE", "adversarial MSE", "rise", "raised", "attacked frame (mode)",
+                   "largest l2", "smallest SSIM", "n"]

@@ -1,0 +1,64 @@
+"""Transferability (paper Section 4.4, Table 12): adversarial videos made on one model, judged by others.
+
+An experiment whose configuration names ``transfer: [model labels]`` evaluates
+every batch's adversarial videos (and their clean originals) on each of those
+target models as well, and stores the predictions in each per-video record::
+
+    record["transfer"] = {target label: {"clean_pred": int, "adv_pred": int}}
+
+The fooling rate of source S on target T counts the videos both models
+classify correctly before the attack, and among them those T misclassifies
+after it. The target set includes the source itself, where this is exactly the
+white-box fooling rate of the run. The paper reports instead the rate among the
+videos the white-box attack fooled (100% on its diagonal): that conditional rate
+is given too. Both are per repeat, then averaged over repeats, as the runner's
+fooling rate is.
+"""
+
+import math
+
+import torch
+
+FOOLING = "fooling_rate"  # over videos both models classify correctly
+GIVEN_SUCCESS = "given_success"  # over those the white-box attack fooled (the paper's Table 12)
+
+
+@torch.no_grad()
+def transfer_predictions(videos: torch.Tensor, adversarial: torch.Tensor, targets: dict) -> list[dict]:
+    """Each target's predictions on clean and adversarial videos (B, T, C, H, W) -> one dict per video."""
+    per_video = [{} for _ in range(videos.shape[0])]
+    for label, model in targets.items():
+        device = next(model.parameters()).device
+        clean = model(videos.to(device)).argmax(dim=1).tolist()
+        adv = model(adversarial.to(device)).argmax(dim=1).tolist()
+        for i, entry in enumerate(per_video):
+            entry[label] = {"clean_pred": clean[i], "adv_pred": adv[i]}
+    return per_video
+
+
+def transfer_rates(records: list[dict], target: str) -> dict:
+    """Fooling rates on ``target`` of one cell's records (with a ``transfer`` field), averaged over repeats.
+
+    Returns ``{FOOLING: float, GIVEN_SUCCESS: float, "n": videos both models got right}``; nan where no video counts.
+    """
+    repeats = sorted({r.get("repeat", 0) for r in records})
+    fooling, given, n = [], [], 0
+    for repeat in repeats:
+        both = [r for r in records if r.get("repeat", 0) == repeat and r["clean_correct"]
+                and r["transfer"][target]["clean_pred"] == r["label"]]
+        wins = [r for r in both if r["success"]]
+        n += len(both)
+        if both:
+            fooling.append(sum(r["transfer"][target]["adv_pred"] != r["label"] for r in both) / len(both))
+        if wins:
+            given.append(sum(r["transfer"][target]["adv_pred"] != r["label"] for r in wins) / len(wins))
+    mean = lambda values: sum(values) / len(values) if values else math.nan  # noqa: E731
+    return {FOOLING: mean(fooling), GIVEN_SUCCESS: mean(given), "n": n}
+
+
+def transfer_matrix(cells: list[tuple[str, str, list[dict]]], targets: list[str], rate: str = FOOLING) -> dict:
+    """``{attack label: {source: {target: rate}}}`` from ``(source model, attack label, records)`` per cell."""
+    matrix: dict = {}
+    for source, attack, records in cells:
+        matrix.setdefault(attack, {})[source] = {t: transfer_rates(records, t)[rate] for t in targets}
+    return matrix

@@ -1,0 +1,86 @@
+"""Next-frame prediction (Appendix C): the ConvLSTM predictor, its shipped checkpoint, and DeepSAVA against it."""
+
+import json
+
+import pytest
+import torch
+
+from deepsava.attacks import DeepSAVA, PredictionError
+from deepsava.errors import InvalidArgumentError, InvalidCheckpointError
+from deepsava.evaluate.prediction import L2_BUDGET, SSIM_BUDGET, attack_predictor
+from deepsava.models.convlstm import NextFramePredictor, load_predictor, save_predictor
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def held_out():
+    """Six sequences of the moving-digits test split (never seen in training), (6, 20, 1, 64, 64)."""
+    from deepsava.data import load_dataset
+
+    test = load_dataset("moving-digits", split="test", sequences=6, progress=False)
+    return torch.stack([test[i][0] for i in range(6)])
+
+
+def test_predictor_is_causal_and_keeps_the_shape():
+    torch.manual_seed(0)
+    model = NextFramePredictor(hidden=8).eval()
+    frames = torch.rand(2, 5, 1, 32, 32)
+    changed = frames.clone()
+    changed[:, 3] = torch.rand(2, 1, 32, 32)
+    with torch.no_grad():
+        before, after = model(frames), model(changed)
+    assert before.shape == frames.shape and 0 <= before.min() and before.max() <= 1
+    assert torch.equal(before[:, :3], after[:, :3])  # a frame reaches only its own and later predictions
+    assert not torch.equal(before[:, 3], after[:, 3])
+
+
+def test_checkpoint_round_trip_and_refusals(tmp_path):
+    model = NextFramePredictor(hidden=8).eval()
+    stem = save_predictor(model, tmp_path / "p", {"dataset": "none"})
+    loaded, meta = load_predictor(stem)
+    frames = torch.rand(1, 3, 1, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(model(frames), loaded(frames))
+    assert meta["hidden"] == 8 and meta["model"] == "convlstm"
+    meta_path = tmp_path / "p.json"
+    meta_path.write_text(json.dumps({**meta, "hidden": 16}))
+    with pytest.raises(InvalidCheckpointError, match="shape mismatches"):
+        load_predictor(stem)
+    meta_path.write_text(json.dumps({**meta, "model": "i3d"}))
+    with pytest.raises(InvalidCheckpointError, match="not a convlstm predictor"):
+        load_predictor(stem)
+
+
+def test_shipped_predictor_beats_repeating_the_last_frame(held_out):
+    model, meta = load_predictor()
+    assert meta["dataset"] == "moving-digits" and meta["command"].startswith("deepsava train-predictor ")
+    inputs, targets = held_out[:, :-1], held_out[:, 1:]
+    with torch.no_grad():
+        mse = (model(inputs) - targets).pow(2).mean().item()
+    repeat_last = (inputs - targets).pow(2).mean().item()
+    assert mse < 0.8 * repeat_last
+    assert meta["test_mse"] < 0.8 * meta["test_mse_repeat_last_frame"]
+
+
+@pytest.mark.parametrize("budget", ["l2", "ssim"])
+def test_attack_raises_the_prediction_error_within_the_budget(held_out, budget):
+    model, _ = load_predictor()
+    outcome = attack_predictor(model, held_out[:3, :11], "first", budget, steps=6, batch_size=3)
+    clean, adversarial = outcome.per_sequence["clean"], outcome.per_sequence["adversarial"]
+    assert all(a > c for a, c in zip(adversarial, clean))
+    assert outcome.step_mse[0] == pytest.approx(outcome.clean_mse, rel=1e-5)  # step 0 scores the clean input
+    assert outcome.attacked_frames == [0, 0, 0]
+    if budget == "l2":
+        assert outcome.largest_l2 <= L2_BUDGET + 1e-6
+    else:
+        assert outcome.smallest_ssim >= SSIM_BUDGET - 1e-6
+
+
+def test_prediction_attack_is_the_classifier_attack_with_another_criterion(held_out):
+    model, _ = load_predictor()
+    attack = DeepSAVA(model, frames=1, selector="first", lam=0.0, steps=3, criterion=PredictionError())
+    out = attack.optimise(held_out[:2, :-1], held_out[:2, 1:], torch.zeros(2, 1, dtype=torch.long), 3)
+    assert not out.fooled.any() and out.iterations.tolist() == [3, 3]  # no success test: every step runs
+    with pytest.raises(InvalidArgumentError, match="targeted=True is a classification setting"):
+        DeepSAVA(model, targeted=True, criterion=PredictionError())

@@ -1,0 +1,126 @@
+"""Transferability runs (Table 12): the diagonal of the matrix is the white-box fooling rate of the same run."""
+
+import math
+import os
+
+import pytest
+import torch
+import yaml
+
+from deepsava.errors import InvalidConfigError
+from deepsava.evaluate.compression import LOSSLESS, surviving_rate
+from deepsava.evaluate.runner import run_experiment
+from deepsava.evaluate.store import ResultStore
+from deepsava.evaluate.transfer import FOOLING, GIVEN_SUCCESS, transfer_matrix, transfer_rates
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def transfer_run(tmp_path_factory):
+    """Two random tiny models over 2 synth-actions classes, attacked by Sparse and DeepSAVA, each judged by both."""
+    from deepsava.data import load_dataset
+    from deepsava.models import create_model, save_checkpoint
+
+    root = tmp_path_factory.mktemp("transfer")
+    previous = os.environ.get("DEEPSAVA_CACHE")
+    os.environ["DEEPSAVA_CACHE"] = str(root / "cache")
+    meta = {"classes": ["move-left", "move-right"], "dataset": "synth-actions"}
+    torch.manual_seed(0)
+    save_checkpoint(create_model("cnn-lstm", 2, "tiny"), root / "lstm", meta)
+    save_checkpoint(create_model("inception-v3", 2, "tiny"), root / "frames", meta)
+    dataset = {"name": "synth-actions", "frames": 4, "size": 64,
+               "options": {"num_classes": 2, "videos_per_class": 10, "progress": False}}
+    config = {
+        "name": "transfer", "dataset": dataset, "videos": 8, "batch_size": 4, "examples": 0,
+        "models": {"lstm": {"checkpoint": str(root / "lstm")}, "frames": {"checkpoint": str(root / "frames")}},
+        "transfer": ["lstm", "frames"], "compression": [28],
+        "cells": [{"label": "Sparse", "attack": {"method": "sparse", "frames": 2, "steps": 20, "lr": 0.1, "lam": 0.1}},
+                  {"label": "DeepSAVA", "attack": {"method": "deepsava", "frames": 2, "selector": "random", "steps": 15,
+                                                   "lr": 0.1}}],
+    }
+    path = root / "transfer.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    outcome = run_experiment(path, out=root / "run", device="cpu", progress=False)
+    test = load_dataset("synth-actions", split="test", frames=4, size=64, num_classes=2, videos_per_class=10,
+                        progress=False)
+    yield config, outcome, test
+    if previous is None:
+        os.environ.pop("DEEPSAVA_CACHE", None)
+    else:
+        os.environ["DEEPSAVA_CACHE"] = previous
+
+
+def _cells(outcome):
+    with ResultStore(outcome.store_path) as store:
+        return [(row, store.records(row["cell_key"])) for row in outcome.summary]
+
+
+def test_diagonal_is_the_white_box_fooling_rate(transfer_run):
+    _, outcome, _ = transfer_run
+    cells = _cells(outcome)
+    matrix = transfer_matrix([(row["model"], row["label"], records) for row, records in cells], ["lstm", "frames"])
+    checked = 0
+    for row, _ in cells:
+        white_box = row["fooling_rate"]
+        assert matrix[row["label"]][row["model"]][row["model"]] == pytest.approx(white_box, abs=1e-12)
+        checked += not math.isnan(white_box)
+    assert checked >= 2  # some cells attacked videos at all
+    assert any(0 < row["fooling_rate"] for row, _ in cells)  # and fooled some
+
+
+def test_off_diagonal_predictions_come_from_the_target_model(transfer_run):
+    from deepsava.models import load_checkpoint
+
+    config, outcome, test = transfer_run
+    target, _ = load_checkpoint(config["models"]["frames"]["checkpoint"])
+    index = {vid: i for i, vid in enumerate(test.video_ids)}
+    for row, records in _cells(outcome):
+        if row["model"] != "lstm":
+            continue
+        clips = torch.stack([test[index[r["video_id"]]][0] for r in records])
+        with torch.no_grad():
+            expected = target(clips).argmax(dim=1).tolist()
+        assert [r["transfer"]["frames"]["clean_pred"] for r in records] == expected
+        rates = transfer_rates(records, "frames")
+        for key in (FOOLING, GIVEN_SUCCESS):
+            assert math.isnan(rates[key]) or 0.0 <= rates[key] <= 1.0
+
+
+def test_records_carry_the_compression_settings(transfer_run):
+    _, outcome, _ = transfer_run
+    for _, records in _cells(outcome):
+        assert all(set(r["compression"]) == {LOSSLESS, "28"} for r in records)
+        for setting in (LOSSLESS, "28"):
+            rate = surviving_rate(records, setting)["fooling_rate"]
+            assert math.isnan(rate) or 0.0 <= rate <= 1.0
+
+
+@pytest.mark.parametrize("edit, message", [
+    ({"transfer": ["lstm", "lstn"]}, "transfer[1]: unknown model 'lstn' (did you mean lstm?)"),
+    ({"transfer": "lstm"}, "transfer: must be a non-empty list of model labels"),
+    ({"compression": [18, 60]}, "compression[1]: must be an integer in [0, 51], got 60"),
+    ({"compression": []}, "compression: must be a non-empty list of H.264 CRFs"),
+])
+def test_bad_analysis_keys_are_refused(transfer_run, edit, message):
+    from deepsava.evaluate.config import parse_config
+
+    config, _, _ = transfer_run
+    with pytest.raises(InvalidConfigError) as caught:
+        parse_config({**config, **edit})
+    assert message in str(caught.value)
+
+
+def test_transfer_command_needs_a_transfer_list(transfer_run, tmp_path, monkeypatch, capsys):
+    import sys
+
+    from deepsava import cli
+
+    config, _, _ = transfer_run
+    path = tmp_path / "plain.yaml"
+    path.write_text(yaml.safe_dump({k: v for k, v in config.items() if k != "transfer"}, sort_keys=False))
+    monkeypatch.setattr(sys, "argv", ["deepsava", "transfer", str(path)])
+    with pytest.raises(SystemExit) as exit_:
+        cli.run()
+    assert exit_.value.code == InvalidConfigError.exit_code
+    assert "names no transfer: list the target models under a top-level 'transfer:' key" in capsys.readouterr().err
