@@ -40,3 +40,15 @@ def test_views_round_trip_and_draw(tmp_path):
     assert loaded.models == ["toy"] and loaded.maps.shape == (1, 4, 24, 24) and loaded.video == "clip/0"
     for png in (overlay_figure(loaded), curve_figure(loaded)):
         assert png.startswith(b"\x89PNG")
+
+
+def test_cli_draws_shipped_and_defended_models_side_by_side(tmp_path, cli_run):
+    code, out, err = cli_run(["saliency", "--model", "inception-v3", "--model", "shipped:inception-v3-pgd",
+                              "--index", "0", "--columns", "3", "--out", tmp_path, "--device", "cpu"])
+    assert code == 0, err
+    (npz,) = tmp_path.glob("*.npz")
+    view = SaliencyView.load(npz)
+    assert view.models == ["inception-v3", "inception-v3-pgd"] and view.maps.shape[:2] == (2, 40)
+    assert (view.maps >= 0).all() and not torch.allclose(torch.from_numpy(view.maps[0]), torch.from_numpy(view.maps[1]))
+    code, out, err = cli_run(["saliency", "--model", "shipped:no-such-model", "--out", tmp_path])
+    assert code != 0 and "no shipped checkpoint" in err + out

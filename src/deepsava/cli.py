@@ -619,14 +619,15 @@ def compress_eval_command(
 
 # --- saliency (deepsava.evaluate.saliency) ---
 def _load_model_spec(spec: str, device):
-    """A shipped checkpoint name (e.g. inception-v3) or a checkpoint path stem -> (model, display name)."""
+    """A shipped checkpoint (``inception-v3``, ``shipped:inception-v3-pgd``) or a checkpoint path stem -> (model, name)."""
     from pathlib import Path
 
-    from deepsava.models import load_checkpoint, load_shipped
-    from deepsava.models.checkpoint import SHIPPED
+    from deepsava.models import load_checkpoint
+    from deepsava.models.checkpoint import DEFENDED, SHIPPED, checkpoint_stem
 
-    if spec.removeprefix("shipped:") in SHIPPED:
-        return load_shipped(spec.removeprefix("shipped:"), device)[0], spec.removeprefix("shipped:")
+    name = spec.removeprefix("shipped:")
+    if spec.startswith("shipped:") or name in SHIPPED + DEFENDED:
+        return load_checkpoint(checkpoint_stem("shipped:" + name), device)[0], name
     return load_checkpoint(spec, device)[0], str(Path(spec).with_suffix(""))
 
 
