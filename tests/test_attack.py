@@ -188,3 +188,17 @@ def test_attack_runs_in_eval_mode_and_restores_the_callers_mode(one_frame):
         model.eval()
     assert seen and not any(seen)
     assert training_after
+
+
+def test_result_holds_the_flow_that_made_the_adversarial_frames():
+    from deepsava.perturb import apply_perturbation
+
+    model = FramePooling(num_classes=3).eval()
+    videos, labels = videos_and_labels(model, batch=3, frames=5, size=24)
+    result = DeepSAVA(model, frames=2, selector="first", mode="spatial", flow_lr=0.5, steps=6, seed=0)(videos, labels)
+    assert result.flow.shape == (3, 2, 2, 24, 24)
+    attacked = result.clean_correct
+    assert result.flow[attacked].abs().sum() > 0 and (result.flow[~attacked] == 0).all()
+    rebuilt = apply_perturbation(videos, result.frames, None, result.flow)  # the flow alone gives the frames back
+    assert torch.allclose(rebuilt[attacked], result.adversarial[attacked], atol=1e-6)
+    assert DeepSAVA(model, frames=1, mode="additive", steps=2)(videos, labels).flow is None

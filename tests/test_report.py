@@ -157,7 +157,9 @@ def test_report_of_an_experiment(run_dir, tmp_path):
         assert (out / ref).is_file(), ref
     assert (out / "figures" / "figure6.png").is_file() and (out / "figures" / "lambda.png").is_file()
     assert outcome.examples == 2 and len(outcome.videos) == 2
-    assert "flow field is not stored" in text  # the runner's examples hold the difference only, and we say so
+    sparse, deepsava = text.split("### lstm · Sparse · ")[1], text.split("### lstm · DeepSAVA · ")[1]
+    assert "No flow field is stored" in sparse.split("###")[0]  # Sparse has no flow, and the strip says so
+    assert "No flow field is stored" not in deepsava.split("###")[0]  # DeepSAVA's flow is stored and drawn
     assert re.search(r"before: move-(left|right), after: move-(left|right)", text)  # class names, not numbers
 
     # The HTML page: parses, images embedded, only existing relative files linked.
@@ -211,7 +213,7 @@ def test_flow_field_is_drawn_when_the_examples_hold_it(run_dir, tmp_path):
         item["flow"] = np.ones((k, 2, h, w), dtype=np.float16) * 0.5
         np.savez_compressed(path, **item)
     text = write_report(copy, videos=1, mp4=False).markdown.read_text()
-    assert "flow field is not stored" not in text and "videos/" not in text
+    assert "No flow field is stored" not in text and "videos/" not in text
 
 
 def test_without_the_dataset_the_strip_shows_the_difference_and_says_why(run_dir, tmp_path):

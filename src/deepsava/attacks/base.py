@@ -29,6 +29,7 @@ class Optimised:
     iterations: torch.Tensor  # (B,) steps taken when the video first fooled the model, else the step limit
     fooled: torch.Tensor  # (B,) bool
     loss: torch.Tensor  # (B,) the attack objective at the last evaluation (lower = more adversarial)
+    flow: torch.Tensor | None = None  # (B, k, 2, H, W) pixels: the flow of the returned frames (flow attacks)
 
 
 @dataclass
@@ -50,6 +51,7 @@ class AttackResult:
     seconds: torch.Tensor  # (B,) wall time per video (selection + generation)
     targets: torch.Tensor | None = None  # (B,) target classes in targeted mode
     params: dict = field(default_factory=dict)
+    flow: torch.Tensor | None = None  # (B, k, 2, H, W) pixels, for attacks with a flow field (zero if not attacked)
 
     @property
     def fooling_rate(self) -> float:
@@ -133,19 +135,22 @@ class VideoAttack:
         return self.selector.select(self, videos, labels, self.frames, generator)
 
     def generate(self, videos: torch.Tensor, labels: torch.Tensor, frames: torch.Tensor, steps: int, early_stop: bool,
-                 optimizer: torch.optim.Optimizer, perturb, objective, after_step=None) -> Optimised:
+                 optimizer: torch.optim.Optimizer, perturb, objective, after_step=None,
+                 flow: torch.Tensor | None = None) -> Optimised:
         """The iterative generator every optimisation attack shares (paper Algorithm 2's loop).
 
         ``perturb(rows)`` returns the perturbed selected frames (n, k, C, H, W) of
         videos[rows]; ``objective(rows, perturbed, logits)`` the per-video loss (n,)
         to minimise; ``after_step()`` runs after each optimiser step (e.g. a
-        projection). Step 0 scores the initial perturbation. With ``early_stop``
+        projection); ``flow`` (B, k, 2, H, W), when the attack has one, is kept
+        alongside the frames it produced. Step 0 scores the initial perturbation. With ``early_stop``
         each video leaves the batch the moment it fools the model, and that step
         is its iteration count; Adam is element-wise, so rows never interact.
         """
         b = frames.shape[0]
         clean = gather_frames(videos, frames)
         best = clean.clone()  # (B, k, C, H, W): the perturbed frames returned
+        best_flow = None if flow is None else torch.zeros_like(flow, requires_grad=False)
         iterations = torch.full((b,), steps, dtype=torch.long, device=videos.device)
         fooled = torch.zeros(b, dtype=torch.bool, device=videos.device)
         loss = torch.zeros(b, device=videos.device)
@@ -158,6 +163,8 @@ class VideoAttack:
             last = step == steps
             keep = (now | last) if early_stop else torch.full_like(now, last)
             best[rows[keep]] = perturbed[keep].detach()
+            if flow is not None:
+                best_flow[rows[keep]] = flow[rows[keep]].detach()
             loss[rows] = value.detach()
             if early_stop:
                 iterations[rows[now]] = step
@@ -172,7 +179,7 @@ class VideoAttack:
             optimizer.step()
             if after_step is not None:
                 after_step()
-        return Optimised(scatter_frames(videos, frames, best), iterations, fooled, loss)
+        return Optimised(scatter_frames(videos, frames, best), iterations, fooled, loss, best_flow)
 
     def probe(self, videos: torch.Tensor, labels: torch.Tensor, frames: torch.Tensor, steps: int) -> torch.Tensor:
         """Objective (B,) after a short generator run on candidate frames; lower = better mask."""
@@ -232,11 +239,15 @@ class VideoAttack:
         frames = torch.arange(self.frames, device=videos.device).expand(b, -1).clone()
         adversarial = videos.clone()
         iterations = torch.zeros(b, dtype=torch.long, device=videos.device)
+        flow = None
         todo = clean_correct.nonzero().flatten()
         if len(todo):
             frames[todo] = self.select_frames(videos[todo], goal[todo])
             out = self.optimise(videos[todo], goal[todo], frames[todo], self.steps, early_stop=True)
             adversarial[todo], iterations[todo] = out.adversarial, out.iterations
+            if out.flow is not None:
+                flow = out.flow.new_zeros(b, *out.flow.shape[1:])
+                flow[todo] = out.flow
         seconds = (time.perf_counter() - start) / b
         with torch.no_grad():
             adv_pred = self.model(adversarial).argmax(dim=1)
@@ -251,4 +262,5 @@ class VideoAttack:
             iterations=cpu(iterations), frames=cpu(frames), ssim=cpu(perturbed_ssim),
             video_ssim=cpu(ssim_all.mean(dim=1)), l21=cpu(norm), seconds=torch.full((b,), seconds),
             targets=None if targets is None else cpu(targets), params=self.params(),
+            flow=None if flow is None else cpu(flow),
         )

@@ -123,4 +123,4 @@ class DeepSAVA(VideoAttack):
         def objective(rows, perturbed, logits):
             return self.lam * (1 - _frames_ssim(perturbed, clean[rows])).sum(dim=1) + self.adversarial_loss(logits, labels[rows])
 
-        return self.generate(videos, labels, frames, steps, early_stop, optimizer, perturb, objective)
+        return self.generate(videos, labels, frames, steps, early_stop, optimizer, perturb, objective, flow=flow)

@@ -675,8 +675,8 @@ def _render_example(index: int, out: Path, title: str, clean, adversarial, delta
         example.notes.append(f"{len(frames)} frames perturbed ({', '.join(map(str, frames))}); the first"
                              f" {MAX_FRAMES_SHOWN} are drawn.")
     if flow is None:
-        example.notes.append("The flow field is not stored with this run's examples (they hold the change of the"
-                             " perturbed frames only): the amplified difference is shown instead.")
+        example.notes.append("No flow field is stored with this example (the attack has none, or the run"
+                             " predates flow storage): the amplified difference shows the change.")
     if adversarial is None:
         example.notes.append("Without the clean video only the difference is known: the strip shows the difference,"
                              " and no video is written.")

@@ -195,16 +195,21 @@ class _StopFlag:
             signal.signal(signal.SIGINT, self.previous)
 
 
-def _save_example(out: Path, key: str, position: int, record: dict, clean: torch.Tensor, adv: torch.Tensor) -> None:
-    """Perturbed frames' change (float16) of one video, for reports: <out>/examples/<cell key>/<position>.npz."""
+def _save_example(out: Path, key: str, position: int, record: dict, clean: torch.Tensor, adv: torch.Tensor,
+                  flow: torch.Tensor | None) -> None:
+    """Perturbed frames' change (float16) of one video, for reports: <out>/examples/<cell key>/<position>.npz.
+
+    ``flow`` (k, 2, H, W), in pixels, is saved too when the attack has one (the report draws it).
+    """
     frames = record["frames"]
     delta = (adv[frames] - clean[frames]).numpy().astype(np.float16)
+    extra = {} if flow is None else {"flow": flow.numpy().astype(np.float16)}
     folder = out / "examples" / key
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{position:04d}.npz"
     tmp = folder / f".{position:04d}.tmp.npz"
     np.savez_compressed(tmp, video_id=record["video_id"], frames=np.array(frames), delta=delta,
-                        label=record["label"], clean_pred=record["clean_pred"], adv_pred=record["adv_pred"])
+                        label=record["label"], clean_pred=record["clean_pred"], adv_pred=record["adv_pred"], **extra)
     os.replace(tmp, target)
 
 
@@ -236,7 +241,8 @@ def _run_batch(config: ExperimentConfig, dataset, model, cell: PreparedCell, rep
     if repeat == 0:
         for j, (p, record) in enumerate(zip(positions, records)):
             if p < config.examples:
-                _save_example(out, cell.key, p, record, videos[j].cpu(), result.adversarial[j])
+                _save_example(out, cell.key, p, record, videos[j].cpu(), result.adversarial[j],
+                              None if result.flow is None else result.flow[j])
     store.add_results(cell.key, repeat, records)
 
 
