@@ -84,3 +84,12 @@ def test_prediction_attack_is_the_classifier_attack_with_another_criterion(held_
     assert not out.fooled.any() and out.iterations.tolist() == [3, 3]  # no success test: every step runs
     with pytest.raises(InvalidArgumentError, match="targeted=True is a classification setting"):
         DeepSAVA(model, targeted=True, criterion=PredictionError())
+
+
+def test_cli_never_overwrites_a_previous_run(tmp_path, cli_run):
+    (tmp_path / "old.safetensors").write_bytes(b"a previous checkpoint")
+    code, out, err = cli_run(["train-predictor", "--out", tmp_path / "old", "--sequences", "4", "--epochs", "1"])
+    assert code != 0 and "--force" in err + out and (tmp_path / "old.safetensors").read_bytes() == b"a previous checkpoint"
+    (tmp_path / "prediction.json").write_text("{}")
+    code, out, err = cli_run(["prediction-attack", "--out", tmp_path, "--sequences", "2", "--steps", "1"])
+    assert code != 0 and "--force" in err + out and (tmp_path / "prediction.json").read_text() == "{}"

@@ -716,16 +716,19 @@ def train_predictor_command(
     hidden: int = typer.Option(32, help="ConvLSTM state channels."),
     seed: int = typer.Option(0, help="Seed of data generation, initialisation and shuffling."),
     device: str = typer.Option("auto", help="cpu, cuda or auto."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing checkpoint at --out."),
 ) -> None:
     """Train the ConvLSTM next-frame predictor (paper Appendix C) on one-step-ahead prediction; write a checkpoint."""
     import time
 
     import torch
 
+    from deepsava.models.checkpoint import refuse_overwrite
     from deepsava.models.convlstm import NextFramePredictor, save_predictor
     from deepsava.runtime import resolve_device, seed_everything
     from deepsava.train_predictor import evaluate_prediction, train_predictor
 
+    refuse_overwrite(out, force)
     command = (f"deepsava train-predictor --out {out} --sequences {sequences} --epochs {epochs} --lr {lr}"
                f" --batch-size {batch_size} --hidden {hidden} --seed {seed} --device {device}"
                + (f" --moving-mnist {moving_mnist}" if moving_mnist else ""))
@@ -768,6 +771,7 @@ def prediction_attack_command(
     seed: int = typer.Option(0, help="Seed of BO and of the moving-digits test split."),
     out: str = typer.Option("runs/prediction", help="Folder for prediction.json and its plots (deepsava report reads it)."),
     device: str = typer.Option("auto", help="cpu, cuda or auto."),
+    force: bool = typer.Option(False, "--force", help="Overwrite the prediction.json of an earlier run in --out."),
 ) -> None:
     """DeepSAVA against the next-frame predictor (Appendix C): maximise the prediction MSE with one perturbed frame."""
     from pathlib import Path
@@ -791,6 +795,9 @@ def prediction_attack_command(
             raise InvalidArgumentError(f"unknown budget {name!r}: use l2 and/or ssim")
     if not chosen or not limits or sequences < 1 or steps < 1:
         raise InvalidArgumentError("need at least one selector, one budget, one sequence and one step")
+    if (Path(out) / "prediction.json").is_file() and not force:
+        raise InvalidArgumentError(f"{Path(out) / 'prediction.json'} exists: pass --force to overwrite it or choose"
+                                   " another --out")
     dev = resolve_device(device)
     predictor, meta = load_predictor(checkpoint, dev)
     test = _prediction_split("test", moving_mnist, sequences, seed)
