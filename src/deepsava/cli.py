@@ -23,6 +23,13 @@ def main(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks
     _state["debug"] = debug
 
 
+def _console():
+    """A rich console; 150 columns when the output is not a terminal, so that logged table rows stay whole."""
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=150)
+
+
 # --- commands (each block owned by the module it calls) -------------------------------
 
 
@@ -62,12 +69,11 @@ def experiment_command(
     import warnings
     from pathlib import Path
 
-    from rich.console import Console
 
     from deepsava.evaluate.runner import run_experiment, summary_table
 
     warnings.filterwarnings("ignore", message=".*torch.jit.script.* is deprecated")  # raised by gpytorch's import
-    console = Console() if sys.stdout.isatty() else Console(width=150)  # logs: keep table rows on one line
+    console = _console()
     outcome = run_experiment(config, out=out, limit=limit, device=device, force=force, progress=progress,
                              console=console)
     console.print(summary_table(outcome.summary, title=f"{Path(config).stem}: {outcome.store_path}"))
@@ -95,7 +101,7 @@ def demo_command(
     from deepsava.runtime import seed_everything
 
     seed_everything(seed)
-    run_demo(videos, device, Path(out), seed, force)
+    run_demo(videos, device, Path(out), seed, force, console=_console())
 
 
 # --- attack (deepsava.attacks, deepsava.evaluate.attack_job) ---
@@ -152,7 +158,6 @@ def attack_command(
 ) -> None:
     """Attack a model with DeepSAVA; print FR, ANI, mean SSIM, mean l2,1 and time per video."""
     import torch
-    from rich.console import Console
     from rich.table import Table
 
     from deepsava.attacks import DeepSAVA
@@ -205,7 +210,7 @@ def attack_command(
         table.add_column(column, justify="right")
     table.add_row(str(s["videos"]), str(s["attacked"]), f"{s['fooling_rate']:.1%}", f"{s['ani']:.2f}", f"{s['ssim']:.4f}",
                   f"{s['l21']:.4f}", f"{s['seconds_per_video']:.2f}")
-    console = Console()
+    console = _console()
     console.print(table)
     if s["skipped_misclassified"]:
         console.print(f"{s['skipped_misclassified']} video(s) misclassified before the attack were not attacked (not counted).")
@@ -232,7 +237,6 @@ def data_command(
     """Generate or index a dataset, cache it, and print its classes and counts."""
     import time
 
-    from rich.console import Console
     from rich.table import Table
 
     from deepsava.data import load_dataset
@@ -260,7 +264,7 @@ def data_command(
     for label, cls in enumerate(first.classes):
         table.add_row(cls, *(str(d.labels.count(label)) for d in sets.values()))
     table.add_row("[bold]total", *(f"[bold]{len(d)}" for d in sets.values()))
-    console = Console()
+    console = _console()
     console.print(table)
     clip = first[0][0]
     source = getattr(first, "source", None) or cache_root() / "clips" / name
@@ -374,7 +378,6 @@ def evaluate_command(
     per_class: bool = typer.Option(False, "--per-class", help="Also print a table of per-class accuracy."),
 ) -> None:
     """Print a classifier's clean top-1 accuracy on a dataset split."""
-    from rich.console import Console
     from rich.table import Table
 
     from deepsava.errors import InvalidArgumentError, InvalidCheckpointError
@@ -397,7 +400,7 @@ def evaluate_command(
             f"checkpoint classes {meta.get('classes', net.num_classes)} do not match {dataset}'s {classes}"
         )
     result = evaluate_accuracy(net, data, batch_size, dev)
-    console = Console()
+    console = _console()
     console.print(f"{net.name} ({net.preset}) on {dataset} {split}: clean top-1 {result['top1']:.3f} (n={result['n']})")
     if per_class:
         table = Table("class", "top-1")
@@ -520,7 +523,6 @@ def _run_analysis(config_path: str, out, limit, device, force, progress, needs: 
     """Run an experiment config that names ``needs`` (transfer or compression); return (config, outcome, console)."""
     import warnings
 
-    from rich.console import Console
 
     from deepsava.errors import InvalidConfigError
     from deepsava.evaluate.config import load_config
@@ -532,7 +534,7 @@ def _run_analysis(config_path: str, out, limit, device, force, progress, needs: 
         what, example = ("target models", "table12") if needs == "transfer" else ("H.264 CRFs", "compression")
         raise InvalidConfigError(f"{config_path} names no {needs}: list the {what} under a top-level"
                                  f" '{needs}:' key (see configs/{example}.yaml)")
-    console = Console() if sys.stdout.isatty() else Console(width=150)
+    console = _console()
     outcome = run_experiment(config, out=out, limit=limit, device=device, force=force, progress=progress,
                              console=console)
     return config, outcome, console
