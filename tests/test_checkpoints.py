@@ -140,3 +140,17 @@ def test_three_models_are_shipped_and_temporal_ones_beat_the_frame_wise_one():
     accuracy = {name: load_shipped(name)[1]["test_top1"] for name in SHIPPED}
     for temporal in ("i3d", "cnn-lstm"):  # a frame-wise model cannot tell the classes of a pair apart
         assert accuracy[temporal] > accuracy["inception-v3"] + 0.05, accuracy
+
+
+def test_starting_weights_resolve_shipped_names_stems_and_files(tmp_path):
+    from deepsava.errors import InvalidArgumentError
+    from deepsava.models.checkpoint import SHIPPED_DIR, starting_weights
+
+    path, meta = starting_weights("shipped:inception-v3-pgd")
+    assert path == SHIPPED_DIR / "defended" / "inception-v3-pgd.safetensors" and meta["defence"]["method"] == "pgd"
+    stem = SHIPPED_DIR / "inception-v3"
+    assert starting_weights(str(stem))[0] == starting_weights(str(stem) + ".safetensors")[0] == stem.with_suffix(".safetensors")
+    assert starting_weights(None) == (None, {})
+    for bad in ("shipped:no-such-model", str(tmp_path / "missing")):
+        with pytest.raises(InvalidArgumentError):
+            starting_weights(bad)

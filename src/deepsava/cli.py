@@ -299,11 +299,13 @@ def train_command(
     size: int = typer.Option(64, help="Frame height and width of the loaded clips (models resize inside)."),
     device: str = typer.Option("auto", help="cpu, cuda or auto (CUDA when available)."),
     root: Optional[str] = typer.Option(None, help="Folder of an on-disk dataset (UCF101, HMDB51)."),
-    weights: Optional[str] = typer.Option(None, help="Initial weights: a .safetensors or .pt state dict."),
+    weights: Optional[str] = typer.Option(None, help="Initial weights: a .safetensors or .pt state dict, a checkpoint"
+                                          " stem or shipped:NAME."),
     freeze_cnn: bool = typer.Option(False, "--freeze-cnn", help="Keep the frame CNN of --weights fixed and train only"
                                     " what follows it (the paper's CNN+LSTM route: e.g. --model cnn-lstm --weights"
-                                    " an inception-v3 checkpoint)."),
+                                    " shipped:inception-v3-pgd)."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing checkpoint at --out."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
     """Train a classifier on clean videos; write a checkpoint recording its clean test accuracy and this command."""
     import time
@@ -312,7 +314,7 @@ def train_command(
 
     from deepsava.errors import InvalidArgumentError
     from deepsava.models import create_model, save_checkpoint
-    from deepsava.models.checkpoint import refuse_overwrite
+    from deepsava.models.checkpoint import refuse_overwrite, starting_weights
     from deepsava.models.registry import MODELS
     from deepsava.runtime import resolve_device, seed_everything
     from deepsava.train import evaluate_accuracy, train_classifier
@@ -331,15 +333,16 @@ def train_command(
     if model not in MODELS:  # before the dataset is loaded
         raise InvalidArgumentError(f"unknown model {model!r}: choose one of {', '.join(MODELS)}")
     refuse_overwrite(out, force)
+    weights_path, _ = starting_weights(weights)
     dev = resolve_device(device)
     train_set = _load_split(dataset, "train", frames, size, root)
     test_set = _load_split(dataset, "test", frames, size, root)
     seed_everything(seed)
-    net = create_model(model, len(train_set.classes), preset, weights)
+    net = create_model(model, len(train_set.classes), preset, weights_path)
     start = time.perf_counter()
     history = train_classifier(
         net, train_set, test_set, epochs=epochs, lr=lr, batch_size=batch_size, device=dev, seed=seed, augment=augment,
-        freeze=("cnn",) if freeze_cnn else (),
+        freeze=("cnn",) if freeze_cnn else (), progress=progress,
     )
     seconds = time.perf_counter() - start
     result = evaluate_accuracy(net, test_set, batch_size, dev)

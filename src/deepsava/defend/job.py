@@ -4,32 +4,10 @@ Runs the same alone or under ``torchrun`` (each process calls :func:`run_defend`
 only the first writes files and prints).
 """
 
-import json
 from pathlib import Path
 
 from deepsava.errors import InvalidArgumentError
-
-
-def starting_weights(spec: str | None) -> tuple[Path | None, dict]:
-    """The weights file a ``--weights`` value names and the metadata beside it (empty when none).
-
-    ``shipped:NAME`` is the shipped tiny checkpoint of that model; a checkpoint
-    stem (``ckpt/x`` for ``ckpt/x.safetensors``) or any weights file path works too.
-    """
-    from deepsava.models.checkpoint import checkpoint_stem
-
-    if spec is None:
-        return None, {}
-    path = Path(spec).expanduser()
-    if spec.startswith("shipped:") or not path.is_file():
-        stem = checkpoint_stem(spec)
-        path = stem.parent / (stem.name + ".safetensors")
-    if not path.is_file():
-        raise InvalidArgumentError(f"--weights {spec}: no such file (give a weights file, a checkpoint stem or"
-                                   " shipped:NAME)")
-    meta_path = path.with_suffix(".json")
-    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-    return path, meta
+from deepsava.models.checkpoint import starting_weights
 
 
 def prepare_out(out: str, force: bool, main: bool) -> Path:
