@@ -21,6 +21,7 @@ from deepsava.evaluate.store import ResultStore
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
+FROM_RUNS = sorted((ROOT / "configs" / "from-runs").glob("*.yaml"))
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -159,9 +160,19 @@ def test_shipped_configs_are_valid(path):
     assert all(spec["checkpoint"].startswith("shipped:") for spec in config.models.values())
 
 
+@pytest.mark.parametrize("path", FROM_RUNS, ids=[p.name for p in FROM_RUNS])
+def test_configs_over_made_checkpoints_are_valid_and_say_how_to_make_them(path):
+    config = load_config(path)
+    assert config.cells and config.videos >= 20
+    assert all(spec["checkpoint"].startswith("runs/") for spec in config.models.values())
+    assert "deepsava " in path.read_text().split("name:")[0]  # the header gives the commands that make them
+
+
 def test_shipped_configs_cover_the_paper_tables():
     names = {p.stem for p in CONFIGS}
-    assert {"table3", "table5", "table7", "table9", "figure6"} <= names
+    assert {"table3", "table5", "table7", "table9", "figure6", "table11", "tableB13", "table12", "compression",
+            "saliency"} <= names
+    assert {"table10", "defence_ablation", "table11-route"} <= {p.stem for p in FROM_RUNS}
     t3 = load_config(ROOT / "configs" / "table3.yaml")
     assert {c.model for c in t3.cells} == {"i3d", "inception-v3", "cnn-lstm"} and t3.repeats == 3
     assert {c.method for c in t3.cells} == {"sparse", "sparse-flicker", "deepsava"}
