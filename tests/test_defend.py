@@ -221,9 +221,23 @@ def test_cli_defend_help_and_errors(tmp_path):
     assert isinstance(result.exception, InvalidArgumentError) and "--force" in str(result.exception)
 
 
-def test_report_lays_out_tables_10_11_and_b13(tmp_path):
-    from deepsava.evaluate.report import CellView, Run, build_tables
+def defence_run(tmp_path, results: dict[str, tuple[float, float, float]]):
+    """A run over the checkpoints ``tmp_path/<label>``: {label: (clean accuracy, FR of DeepSAVA, FR of Sparse)}."""
+    from deepsava.evaluate.report import CellView, Run
     from deepsava.evaluate.runner import METRICS
+
+    cells = []
+    for label, (accuracy, *rates) in results.items():
+        for attack, rate in zip(("DeepSAVA", "Sparse"), rates):
+            stats = {**dict.fromkeys(METRICS, float("nan")), "fooling_rate": rate, "fr_ci": float("nan"),
+                     "attacked": round(10 * accuracy), "videos": 10, "repeats": 1}
+            cells.append(CellView(f"{label}-{attack}", attack, attack, label, attack.lower(), {}, stats,
+                                  checkpoint=str(tmp_path / label)))
+    return Run(tmp_path, "experiment", "defence", cells=cells)
+
+
+def test_report_lays_out_tables_10_11_and_b13(tmp_path):
+    from deepsava.evaluate.report import build_tables
 
     pgd = {"method": "pgd", "eps": 8 / 255, "alpha": 1 / 255, "steps": 5, "frames": None, "mask": "first"}
     checkpoints = {  # label: (model family, defence, clean accuracy, FR of DeepSAVA, FR of Sparse)
@@ -237,35 +251,78 @@ def test_report_lays_out_tables_10_11_and_b13(tmp_path):
         "lstm-adv": ("cnn-lstm", {"method": "inject", "examples": 52, "unmodified": False}, 0.6, 0.3, 0.4),
         "lstm-copies": ("cnn-lstm", {"method": "inject", "examples": 52, "unmodified": True}, 0.7, 0.5, 0.4),
     }
-    cells = []
-    for label, (family, defence, accuracy, *rates) in checkpoints.items():
+    for label, (family, defence, *_) in checkpoints.items():
         meta = {"model": family, "preset": "tiny", "num_classes": 12}
         if defence is not None:
             meta.update(defence=defence, training={"freeze": []})
         if label == "lstm-head":
             meta.update(training={"freeze": ["cnn"]}, start={"weights": "inc-pgd", "defence": pgd})
         (tmp_path / f"{label}.json").write_text(json.dumps(meta))
-        for attack, rate in zip(("DeepSAVA", "Sparse"), rates):
-            stats = {**dict.fromkeys(METRICS, float("nan")), "fooling_rate": rate, "fr_ci": float("nan"),
-                     "attacked": round(10 * accuracy), "videos": 10, "repeats": 1}
-            cells.append(CellView(f"{label}-{attack}", attack, attack, label, attack.lower(), {}, stats,
-                                  checkpoint=str(tmp_path / label)))
-    run = Run(tmp_path, "experiment", "defence", cells=cells)
+    run = defence_run(tmp_path, {label: tuple(spec[2:]) for label, spec in checkpoints.items()})
     tables = {t.anchor: t for t in build_tables(run)}
+def _cli_on_shortcut_videos(monkeypatch):
+    """A CliRunner whose commands load :class:`ShortcutVideos` (6 training, 6 test clips) for any dataset."""
+    import deepsava.data
 
-    t11 = tables["table11"]
-    assert [row[2] for row in t11.rows] == ["lstm-head", "inc-comb", "inc-comb-2", "inc-pgd", "inc-pgd-2", "inc-none",
-                                            "inc"]
-    assert t11.rows[0][0] == "PGD defence (frame CNN)"
-    by_label = {row[2]: row for row in t11.rows}
-    assert by_label["inc-pgd"][:2] == ["PGD defence", "inception-v3"]
-    assert "ε=8/255, α=1/255, K=5, all frames" == by_label["inc-pgd"][3]
-    assert by_label["inc"][0] == "Without defence (as shipped)" and by_label["inc"][4:] == ["60.0%", "60.0%", "50.0%"]
-    t10 = tables["table10"]
-    assert t10.rows[0] == ["52", "DeepSAVA", "60.0%", "30.0%", "70.0%", "50.0%", "-10.0", "-20.0"]
-    b13 = tables["tableB13"]
-    assert [(row[0], row[1]) for row in b13.rows] == [
-        ("1/255", "Combined defence"), ("1/255", "PGD defence"), ("2/255", "Combined defence"), ("2/255", "PGD defence")]
+    def load_dataset(name, split, root, frames, size):
+        return ShortcutVideos(6, seed=0 if split == "train" else 1)
+
+    monkeypatch.setattr(deepsava.data, "load_dataset", load_dataset)
+    return CliRunner()
+
+
+def test_paper_route_heads_trained_by_train_get_their_table11_rows(tmp_path, monkeypatch):
+    """`defend` a frame CNN, `train --freeze-cnn` a CNN+LSTM head over it: Table 11 names the head by that defence."""
+    from deepsava.evaluate.report import build_tables
+
+    runner = _cli_on_shortcut_videos(monkeypatch)
+    common = ["--dataset", "shortcut", "--epochs", "1", "--batch-size", "3", "--device", "cpu", "--no-progress"]
+    for method in ("pgd", "none"):
+        extra = ["--steps", "1"] if method == "pgd" else []
+        result = runner.invoke(app, ["defend", "--method", method, "--model", "inception-v3", *extra, *common,
+                                     "--out", str(tmp_path / f"cnn-{method}")])
+        assert result.exit_code == 0, result.output
+        result = runner.invoke(app, ["train", "--model", "cnn-lstm", "--weights", str(tmp_path / f"cnn-{method}"),
+                                     "--freeze-cnn", *common, "--out", str(tmp_path / f"head-{method}")])
+        assert result.exit_code == 0, result.output
+    tables = {t.anchor: t for t in build_tables(defence_run(tmp_path, {"head-none": (0.6, 0.5, 0.5),
+                                                                       "head-pgd": (0.6, 0.4, 0.3)}))}
+    rows = [(row[0], row[1], row[2], row[3]) for row in tables["table11"].rows]
+    assert rows == [("PGD defence (frame CNN)", "cnn-lstm", "head-pgd", "ε=8/255, α=1/255, K=1, all frames"),
+                    ("Without defence (frame CNN)", "cnn-lstm", "head-none", "")]
+
+
+def test_resume_refuses_other_weights_or_size_unless_forced(tmp_path, monkeypatch):
+    import deepsava.defend.trainer as trainer
+    from deepsava.defend.state import state_file
+    from deepsava.models import save_checkpoint
+
+    runner = _cli_on_shortcut_videos(monkeypatch)
+    for seed, name in enumerate(("a", "b")):
+        torch.manual_seed(seed)
+        save_checkpoint(create_model("inception-v3", 3), tmp_path / name, {"classes": ShortcutVideos.classes})
+    out = tmp_path / "run"
+    command = ["defend", "--method", "pgd", "--model", "inception-v3", "--dataset", "shortcut", "--steps", "1",
+               "--epochs", "1", "--batch-size", "3", "--device", "cpu", "--no-progress", "--out", str(out)]
+
+    def killed(*args, **kwargs):
+        raise RuntimeError("killed after the last epoch's state, before the checkpoint")
+
+    write = trainer.save_checkpoint
+    monkeypatch.setattr(trainer, "save_checkpoint", killed)
+    result = runner.invoke(app, [*command, "--weights", str(tmp_path / "a")])
+    assert "killed" in str(result.exception) and state_file(out).is_file()
+    monkeypatch.setattr(trainer, "save_checkpoint", write)
+    for changed, differs in (([], "start_weights"), (["--size", "32"], "size")):
+        weights = ["--weights", str(tmp_path / ("b" if not changed else "a"))]
+        result = runner.invoke(app, [*command, *weights, *changed])
+        assert isinstance(result.exception, InvalidArgumentError), result.output
+        assert f"({differs} differ)" in str(result.exception) and "--force" in str(result.exception)
+    result = runner.invoke(app, [*command, "--weights", str(tmp_path / "a")])  # the same command resumes
+    assert result.exit_code == 0 and "resuming" in result.output
+    assert len(json.loads((tmp_path / "run.json").read_text())["history"]) == 1
+    result = runner.invoke(app, [*command, "--weights", str(tmp_path / "b"), "--force"])
+    assert result.exit_code == 0 and not state_file(out).is_file()
 
 
 @pytest.mark.parametrize("name", DEFENDED)

@@ -333,7 +333,7 @@ def train_command(
     if model not in MODELS:  # before the dataset is loaded
         raise InvalidArgumentError(f"unknown model {model!r}: choose one of {', '.join(MODELS)}")
     refuse_overwrite(out, force)
-    weights_path, _ = starting_weights(weights)
+    weights_path, start_meta = starting_weights(weights)
     dev = resolve_device(device)
     train_set = _load_split(dataset, "train", frames, size, root)
     test_set = _load_split(dataset, "test", frames, size, root)
@@ -359,6 +359,8 @@ def train_command(
         "test_per_class": result["per_class"],
         "training": {**hyper, "optimizer": "adam", "schedule": "cosine", "weights": weights,
                      "device": str(dev), "threads": torch.get_num_threads(), "seconds": round(seconds, 1)},
+        "start": {"weights": weights, "model": start_meta.get("model"), "defence": start_meta.get("defence"),
+                  "test_top1": start_meta.get("test_top1")},  # as `defend` records it (Table 11 reads the defence)
         "history": history,
         "command": command,
     }
@@ -444,7 +446,8 @@ def defend_command(
     batch_size: int = typer.Option(8, help="Videos per step over all processes (split evenly under torchrun)."),
     seed: int = typer.Option(0, help="Seed of shuffling, random starts and random frames."),
     eps: Optional[str] = typer.Option(None, help="pgd/combined/trades: l-inf radius of the noise, e.g. 8/255 (default)."),
-    alpha: Optional[str] = typer.Option(None, help="pgd/combined/trades: step size, e.g. 1/255 (default, the paper's)."),
+    alpha: Optional[str] = typer.Option(None, help="pgd/combined/trades: step size, e.g. 2/255 (default pgd/combined 1/255,"
+                                        " the paper's; trades 0.007, Zhang et al.'s)."),
     steps: Optional[int] = typer.Option(None, help="pgd/combined/trades: inner steps K per batch (default 10);"
                                         " inject: DeepSAVA's iterations (default 100)."),
     attack_frames: Optional[int] = typer.Option(None, help="Frames perturbed per video: pgd/combined/trades default"

@@ -6,6 +6,10 @@ command and tells each, through environment variables, its ``RANK``,
 ``WORLD_SIZE`` (or with 1) it starts no process group at all and the single-
 process path is exactly the plain one; otherwise it joins the default group with
 NCCL on CUDA (one GPU per local rank) and gloo on the CPU.
+
+Files a job reads back (an epoch state, injected examples, result stores) are
+opened by the first process only; :func:`from_main` and :func:`gather` hand
+what it read, or what each process made, to the others over the process group.
 """
 
 import contextlib
@@ -65,6 +69,35 @@ def barrier(ranks: Ranks) -> None:
     """Wait until every process gets here (nothing to wait for on one process)."""
     if ranks.distributed:
         dist.barrier()
+
+
+def from_main(ranks: Ranks, compute):
+    """``compute()`` run on the first process only; its value (picklable) returned on every process.
+
+    An exception it raises is raised on every process, so none waits for the others in vain.
+    """
+    if not ranks.distributed:
+        return compute()
+    payload: list = [None]
+    if ranks.main:
+        try:
+            payload = [(compute(), None)]
+        except Exception as err:  # noqa: BLE001 (re-raised on every process below)
+            payload = [(None, err)]
+    dist.broadcast_object_list(payload, src=0)
+    value, error = payload[0]
+    if error is not None:
+        raise error
+    return value
+
+
+def gather(ranks: Ranks, value) -> list:
+    """Every process's ``value`` (picklable; tensors on the CPU), in rank order, on every process."""
+    if not ranks.distributed:
+        return [value]
+    values: list = [None] * ranks.world_size
+    dist.all_gather_object(values, value)
+    return values
 
 
 def sum_across(ranks: Ranks, values: list[float]) -> list[float]:

@@ -39,8 +39,14 @@ class Defence:
         """The method and its parameters, recorded in the checkpoint's metadata."""
         return {"method": self.name}
 
-    def training_set(self, model, train_set: Dataset, *, ranks, workdir, seed: int, progress: bool) -> Dataset:
-        """The set to train on (default: ``train_set`` as it is); ``workdir`` is the output path stem."""
+    def training_set(self, model, train_set: Dataset, *, ranks, workdir, seed: int, source: dict,
+                     progress: bool) -> Dataset:
+        """The set to train on (default: ``train_set`` as it is).
+
+        ``workdir`` is the output path stem; ``source`` identifies the model, its
+        starting weights and the data (the part of the run's identity that what is
+        made here depends on).
+        """
         return train_set
 
     def adversarial(self, model, videos: torch.Tensor, labels: torch.Tensor, seeds: list[int]) -> torch.Tensor:

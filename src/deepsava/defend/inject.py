@@ -8,10 +8,15 @@ as the paper does ("we change the adversarial examples to unmodified videos").
 
 As in the attack's evaluation, a video the model already misclassifies is not
 attacked (it is injected unmodified) and an attack stops at the first step that
-fools the model. The generated frames are written next to the checkpoint
-(``<out>.injected-rank<r>.safetensors``, only the perturbed frames and their
-indices) and read back when an interrupted training resumes; under torchrun each
-process attacks its share of the N videos.
+fools the model. The N videos are attacked in batches of ``batch_size`` in the
+order they were chosen, each batch seeded from its first video's index; under
+torchrun each process attacks every ``world_size``-th batch and the processes
+exchange what they made over the process group, so N processes inject exactly the
+videos one process does, in the same order. The first process writes them next to
+the checkpoint (``<out>.injected.safetensors``: the perturbed frames and their
+indices, with the identity of the injection: its parameters, seed, chosen videos,
+model, starting weights and data) and reads them back when an interrupted run
+resumes with the same identity.
 """
 
 import json
@@ -21,11 +26,11 @@ import torch
 from rich.progress import Progress
 from safetensors import safe_open
 from safetensors.torch import save_file
-from torch.utils.data import ConcatDataset, Dataset
+from torch.utils.data import ConcatDataset, Dataset, Subset
 
 from deepsava.attacks import DeepSAVA
 from deepsava.defend.base import Defence
-from deepsava.distributed import Ranks, barrier
+from deepsava.distributed import Ranks, from_main, gather
 from deepsava.errors import InvalidArgumentError
 from deepsava.evaluate.runner import video_order
 from deepsava.models.weights import load_weights_file
@@ -80,55 +85,58 @@ class InjectDefence(Defence):
             raise InvalidArgumentError(f"cannot inject {self.examples} videos: the training split has {len(labels)}")
         return video_order(labels, derived_seed(seed, "inject"))[: self.examples]
 
-    def training_set(self, model, train_set: Dataset, *, ranks: Ranks, workdir: Path, seed: int,
+    def training_set(self, model, train_set: Dataset, *, ranks: Ranks, workdir: Path | None, seed: int, source: dict,
                      progress: bool) -> Dataset:
         indices = self.chosen(train_set, seed)
         if self.unmodified:
-            return ConcatDataset([train_set, torch.utils.data.Subset(train_set, indices)])
-        if workdir is None and ranks.distributed:
-            raise InvalidArgumentError("injection on several processes shares its examples through files: give out")
-        files = [Path(f"{workdir}.injected-rank{r}.safetensors") for r in range(ranks.world_size)] if workdir else []
-        share = indices[ranks.rank :: ranks.world_size]
-        if files and self._matches(files[ranks.rank], share, seed):
-            made = load_weights_file(files[ranks.rank])
-        else:
-            made = self._generate(model, train_set, share, ranks, seed, progress)
-            if files:
-                save_file(made, str(files[ranks.rank]) + ".tmp", metadata={"identity": self._identity(share, seed)})
-                Path(str(files[ranks.rank]) + ".tmp").replace(files[ranks.rank])
-        barrier(ranks)
-        parts = [load_weights_file(path) for path in files] if ranks.distributed else [made]
-        order = [i for r in range(ranks.world_size) for i in indices[r :: ranks.world_size]]
-        frames = torch.cat([part["frames"] for part in parts])
-        values = torch.cat([part["values"] for part in parts])
-        return ConcatDataset([train_set, InjectedVideos(train_set, order, frames, values)])
+            return ConcatDataset([train_set, Subset(train_set, indices)])
+        path = Path(f"{workdir}.injected.safetensors") if workdir is not None else None
+        identity = json.dumps({**self.params(), "batch_size": self.batch_size, "seed": seed, "indices": indices,
+                               "source": source}, sort_keys=True)
+        made = from_main(ranks, lambda: _stored(path, identity))
+        if made is None:
+            batches = [indices[i : i + self.batch_size] for i in range(0, len(indices), self.batch_size)]
+            mine = self._generate(model, train_set, batches, ranks, seed, progress)
+            parts = {number: part for shares in gather(ranks, mine) for number, part in shares.items()}
+            made = {key: torch.cat([parts[n][key] for n in range(len(batches))]).contiguous()
+                    for key in ("frames", "values")}
+            if path is not None and ranks.main:
+                tmp = path.with_name(path.name + ".tmp")
+                save_file(made, str(tmp), metadata={"identity": identity})
+                tmp.replace(path)
+        return ConcatDataset([train_set, InjectedVideos(train_set, indices, made["frames"], made["values"])])
 
-    def _identity(self, share: list[int], seed: int) -> str:
-        return json.dumps({**self.params(), "seed": seed, "indices": share}, sort_keys=True)
+    def _generate(self, model, train_set: Dataset, batches: list[list[int]], ranks: Ranks, seed: int,
+                  progress: bool) -> dict[int, dict[str, torch.Tensor]]:
+        """Attack this process's share of ``batches`` (every ``world_size``-th) with DeepSAVA.
 
-    def _matches(self, path: Path, share: list[int], seed: int) -> bool:
-        """True when ``path`` holds the same share of the same injection (written before an interruption)."""
-        if not path.is_file():
-            return False
-        with safe_open(str(path), "pt") as f:
-            return (f.metadata() or {}).get("identity") == self._identity(share, seed)
-
-    def _generate(self, model, train_set: Dataset, share: list[int], ranks: Ranks, seed: int,
-                  progress: bool) -> dict[str, torch.Tensor]:
-        """Attack the videos at ``share`` with DeepSAVA: ``{"frames": (n, k), "values": (n, k, C, H, W)}``."""
-        clip = torch.as_tensor(train_set[share[0] if share else 0][0])
-        frames = [torch.zeros(0, self.attack["frames"], dtype=torch.long)]
-        values = [torch.zeros(0, self.attack["frames"], *clip.shape[1:])]
+        Returns ``{batch number: {"frames": (n, k), "values": (n, k, C, H, W)}}`` on the CPU.
+        A batch is seeded from its first video's index, so a batch gives the same
+        examples on whichever process attacks it.
+        """
+        mine = range(ranks.rank, len(batches), ranks.world_size)
+        made = {}
         with Progress(disable=not (progress and ranks.main), transient=True) as bar:
-            task = bar.add_task(f"injection: DeepSAVA on {len(share)} training videos", total=len(share))
-            for start in range(0, len(share), self.batch_size):
-                batch = share[start : start + self.batch_size]
+            task = bar.add_task(f"injection: DeepSAVA on {sum(len(batches[n]) for n in mine)} training videos",
+                                total=len(mine))
+            for number in mine:
+                batch = batches[number]
                 videos = torch.stack([torch.as_tensor(train_set[i][0]) for i in batch]).to(ranks.device)
                 labels = torch.tensor([int(train_set[i][1]) for i in batch], device=ranks.device)
                 batch_seed = derived_seed(seed, "inject", batch[0])
                 seed_everything(batch_seed)
                 result = DeepSAVA(model, seed=batch_seed, **self.attack)(videos, labels)
-                frames.append(result.frames)
-                values.append(torch.stack([video[f] for video, f in zip(result.adversarial, result.frames)]))
-                bar.advance(task, len(batch))
-        return {"frames": torch.cat(frames).contiguous(), "values": torch.cat(values).contiguous()}
+                values = torch.stack([video[f] for video, f in zip(result.adversarial, result.frames)])
+                made[number] = {"frames": result.frames.cpu(), "values": values.cpu()}
+                bar.advance(task)
+        return made
+
+
+def _stored(path: Path | None, identity: str) -> dict[str, torch.Tensor] | None:
+    """The examples in ``path`` when it holds this very injection (written before an interruption), else None."""
+    if path is None or not path.is_file():
+        return None
+    with safe_open(str(path), "pt") as f:
+        if (f.metadata() or {}).get("identity") != identity:
+            return None
+    return load_weights_file(path)

@@ -1,7 +1,9 @@
 """One ``deepsava defend`` job: resolve the starting weights, load the splits, train, write the checkpoint.
 
 Runs the same alone or under ``torchrun`` (each process calls :func:`run_defend`;
-only the first writes files and prints).
+only the first reads or writes the files at ``--out`` and prints; the others get
+what it read over the process group, so ``--out`` need not be on a filesystem
+the other nodes see).
 """
 
 from pathlib import Path
@@ -10,18 +12,18 @@ from deepsava.errors import InvalidArgumentError
 from deepsava.models.checkpoint import starting_weights
 
 
-def prepare_out(out: str, force: bool, main: bool) -> Path:
+def prepare_out(out: str, force: bool) -> Path:
     """The checkpoint stem ``out``; refuses to overwrite a finished checkpoint unless ``force`` (which also
-    discards an interrupted run's state and injected examples)."""
+    discards an interrupted run's state and injected examples). Called on the first process only."""
     stem = Path(out)
     stem = stem.with_suffix("") if stem.suffix in (".safetensors", ".json") else stem
     final = stem.parent / (stem.name + ".safetensors")
     if final.is_file() and not force:
         raise InvalidArgumentError(f"{final} exists: pass --force to train again and overwrite it, or choose another"
                                    " --out")
-    if force and main:
+    if force:
         for path in [final, stem.parent / (stem.name + ".json"), *stem.parent.glob(stem.name + ".state.*"),
-                     *stem.parent.glob(stem.name + ".injected-rank*")]:
+                     *stem.parent.glob(stem.name + ".injected.*")]:
             path.unlink(missing_ok=True)
     return stem
 
@@ -34,7 +36,7 @@ def run_defend(method: str, params: dict, *, model: str, dataset: str, out: str,
     """Train ``model`` on ``dataset`` with defence ``method``; return the checkpoint's metadata (first process only)."""
     from deepsava.data import load_dataset
     from deepsava.defend import adversarial_train, make_defence
-    from deepsava.distributed import session
+    from deepsava.distributed import from_main, session
     from deepsava.models import create_model
     from deepsava.models.checkpoint import read_metadata
     from deepsava.runtime import seed_everything
@@ -43,7 +45,7 @@ def run_defend(method: str, params: dict, *, model: str, dataset: str, out: str,
     if freeze_cnn and weights is None:
         raise InvalidArgumentError("--freeze-cnn keeps the CNN of --weights fixed: give --weights too")
     with session(device) as ranks:
-        stem = prepare_out(out, force, ranks.main)
+        stem = from_main(ranks, lambda: prepare_out(out, force))  # every process waits for the clean-up
         path, start_meta = starting_weights(weights)
         train_set = load_dataset(dataset, split="train", root=root, frames=frames, size=size)
         test_set = load_dataset(dataset, split="test", root=root, frames=frames, size=size)
@@ -52,8 +54,9 @@ def run_defend(method: str, params: dict, *, model: str, dataset: str, out: str,
                                        f" {dataset}'s {train_set.classes}")
         seed_everything(seed)
         net = create_model(model, len(train_set.classes), preset, path)
+        data = {"dataset": dataset, "frames": train_set[0][0].shape[0], "size": size, "root": root}
         metadata = {
-            "classes": list(train_set.classes), "dataset": dataset, "frames": train_set[0][0].shape[0], "size": size,
+            "classes": list(train_set.classes), **data,
             "train_videos": len(train_set), "test_videos": len(test_set),
             "start": {"weights": weights, "model": start_meta.get("model"), "defence": start_meta.get("defence"),
                       "test_top1": start_meta.get("test_top1")},
@@ -61,5 +64,5 @@ def run_defend(method: str, params: dict, *, model: str, dataset: str, out: str,
         }
         adversarial_train(net, defence, train_set, test_set, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
                           freeze=("cnn",) if freeze_cnn else (), freeze_bn=freeze_bn, sync_bn=sync_bn, out=stem,
-                          metadata=metadata, ranks=ranks, progress=progress)
+                          metadata=metadata, data=data, ranks=ranks, progress=progress)
         return read_metadata(stem) if ranks.main else None

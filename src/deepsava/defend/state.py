@@ -10,9 +10,13 @@ computation: method and parameters, model, data, seed, epochs, ...).
 
 Everything random in training is derived from (seed, epoch, video index)
 (see :mod:`deepsava.defend.trainer`), so no random-generator state is stored
-and a resumed run repeats the uninterrupted one exactly.
+and a resumed run repeats the uninterrupted one exactly. Under torchrun only the
+first process reads and writes the file; it hands the state to the others over
+the process group (:func:`deepsava.distributed.from_main`), so the other nodes
+need not see the folder.
 """
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -31,6 +35,16 @@ def state_file(out: str | Path) -> Path:
     return out.parent / (out.name + ".state.safetensors")
 
 
+def weights_digest(model: torch.nn.Module) -> str:
+    """SHA-256 (hex) of a model's state dict (names, dtypes, shapes, values): the weights a run started from."""
+    digest = hashlib.sha256()
+    for name, value in sorted(model.state_dict().items()):
+        value = value.detach().cpu().contiguous()
+        digest.update(f"{name}:{value.dtype}:{tuple(value.shape)}".encode())
+        digest.update(value.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
 def save_state(path: Path, model: torch.nn.Module, optimiser: torch.optim.Optimizer, schedule, epoch: int,
                history: list[dict], identity: dict) -> None:
     """Write the state after ``epoch`` (atomically: a kill leaves the previous epoch's file whole)."""
@@ -47,21 +61,28 @@ def save_state(path: Path, model: torch.nn.Module, optimiser: torch.optim.Optimi
     os.replace(tmp, path)
 
 
-def load_state(path: Path, model: torch.nn.Module, optimiser: torch.optim.Optimizer, schedule,
-               identity: dict) -> tuple[int, list[dict]]:
-    """Restore model, optimiser and schedule from ``path``; return ``(last finished epoch, history)``.
+def read_state(path: Path, identity: dict) -> dict:
+    """The state in ``path`` (``{"document": ..., "tensors": ...}``) after checking it belongs to this run.
 
-    Raises InvalidArgumentError when the file belongs to a run with another identity.
+    Raises InvalidArgumentError naming the settings that differ when the file
+    belongs to a run with another identity.
     """
     with safe_open(str(path), "pt") as f:
         document = json.loads((f.metadata() or {}).get("state", "{}"))
-    stored = document.get("identity")
-    if stored != json.loads(json.dumps(identity)):
-        changed = sorted(k for k in set(stored or {}) | set(identity) if (stored or {}).get(k) != identity.get(k))
+    stored = document.get("identity") or {}
+    wanted = json.loads(json.dumps(identity))
+    if stored != wanted:
+        changed = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
         raise InvalidArgumentError(
             f"{path} holds an interrupted run with other settings ({', '.join(changed)} differ): resume it with the"
             " same command, or pass --force to discard it and start over")
-    tensors = load_weights_file(path)
+    return {"document": document, "tensors": load_weights_file(path)}
+
+
+def restore_state(state: dict, model: torch.nn.Module, optimiser: torch.optim.Optimizer,
+                  schedule) -> tuple[int, list[dict]]:
+    """Load a :func:`read_state` result into model, optimiser and schedule; return ``(last finished epoch, history)``."""
+    document, tensors = state["document"], state["tensors"]
     model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
     moments: dict[int, dict] = {}
     for key, value in tensors.items():

@@ -38,8 +38,8 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
 from deepsava.defend.base import Defence
-from deepsava.defend.state import load_state, save_state, state_file
-from deepsava.distributed import Ranks, barrier, sum_across
+from deepsava.defend.state import read_state, restore_state, save_state, state_file, weights_digest
+from deepsava.distributed import Ranks, barrier, from_main, sum_across
 from deepsava.errors import InvalidArgumentError
 from deepsava.models.checkpoint import save_checkpoint
 from deepsava.runtime import derived_seed, resolve_device
@@ -97,6 +97,7 @@ def adversarial_train(
     sync_bn: bool = False,
     out: str | Path | None = None,
     metadata: dict | None = None,
+    data: dict | None = None,
     ranks: Ranks | None = None,
     device: str | torch.device = "cpu",  # cpu, cuda or auto
     progress: bool = True,
@@ -109,7 +110,10 @@ def adversarial_train(
     head over a defended frame CNN). ``ranks`` comes from
     :func:`deepsava.distributed.setup` under torchrun (default: one process on
     ``device``). With ``out``, resumes from ``out``'s epoch state when present
-    and writes the final checkpoint with ``metadata`` added.
+    and writes the final checkpoint with ``metadata`` added. ``data`` names the
+    training data (``deepsava defend``: dataset, frames, size, root); with the
+    defence, the model, its preset, a digest of the weights it starts from and the
+    training settings it is the run's identity, which a state must match to be resumed.
     """
     ranks = ranks or Ranks(0, 1, resolve_device(device) if isinstance(device, str) else device)
     for name, value in (("epochs", epochs), ("lr", lr), ("batch_size", batch_size)):
@@ -125,8 +129,16 @@ def adversarial_train(
             raise InvalidArgumentError("sync_bn needs CUDA: SyncBatchNorm does not run on the CPU")
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     start = time.perf_counter()
-    data = defence.training_set(model, train_set, ranks=ranks, workdir=out, seed=seed, progress=progress)
-    indexed = IndexedVideos(data)
+    source = {"model": getattr(model, "name", type(model).__name__), "preset": getattr(model, "preset", None),
+              "start_weights": weights_digest(model), **(data or {})}
+    identity = {"defence": defence.params(), **source, "train_videos": len(train_set), "epochs": epochs, "lr": lr,
+                "batch_size": batch_size, "seed": seed, "freeze": list(freeze), "freeze_bn": freeze_bn,
+                "sync_bn": sync_bn}
+    state = state_file(out) if out is not None else None
+    resumed = from_main(ranks, lambda: read_state(state, identity) if state is not None and state.is_file() else None)
+    training_set = defence.training_set(model, train_set, ranks=ranks, workdir=out, seed=seed, source=source,
+                                        progress=progress)
+    indexed = IndexedVideos(training_set)
     sampler = DistributedSampler(indexed, num_replicas=ranks.world_size, rank=ranks.rank, shuffle=True, seed=seed)
     loader = DataLoader(indexed, batch_size=batch_size // ranks.world_size, sampler=sampler)
     forward = model
@@ -134,13 +146,7 @@ def adversarial_train(
         forward = DistributedDataParallel(model, device_ids=[ranks.device.index] if ranks.device.type == "cuda" else None)
     optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=epochs * len(loader))
-    identity = {"defence": defence.params(), "model": getattr(model, "name", type(model).__name__),
-                "train_videos": len(data), "epochs": epochs, "lr": lr, "batch_size": batch_size, "seed": seed,
-                "freeze": list(freeze), "freeze_bn": freeze_bn, "sync_bn": sync_bn}
-    state = state_file(out) if out is not None else None
-    done, history = 0, []
-    if state is not None and state.is_file():
-        done, history = load_state(state, model, optimiser, schedule, identity)
+    done, history = restore_state(resumed, model, optimiser, schedule) if resumed is not None else (0, [])
 
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, disable=not (progress and ranks.main)) as bar:

@@ -6,7 +6,7 @@ one is an undefended model as shipped. Clean accuracy is that of the videos the
 run evaluated (those correctly classified over those stored), so it comes from
 the same sample as the fooling rates beside it.
 
-- Table 11: one row per model: defence, model family, clean accuracy, FR of each attack.
+- Table 11: one row per model: defence, model family, clean accuracy, FR and robust accuracy of each attack.
 - Table 10: injection (``inject``) models, adversarial against unmodified copies, per number of videos added.
 - Table B.13: PGD and combined defences by step size α, when the run holds more than one α.
 """
@@ -41,15 +41,23 @@ def _fraction(value: float) -> str:
 
 
 def describe(meta: dict) -> tuple[str | None, str, str]:
-    """(method or None, row name, parameters) of the defence a checkpoint's metadata records."""
+    """(method or None, row name, parameters) of the defence a checkpoint's metadata records.
+
+    A recurrent head trained over a frozen frame CNN (``training.freeze`` from
+    ``deepsava defend --freeze-cnn``, ``training.frozen`` from ``deepsava train
+    --freeze-cnn``) is named after the defence of the checkpoint it started from
+    (``start.defence``): the paper's CNN+LSTM route.
+    """
     defence = meta.get("defence")
+    training = meta.get("training") or {}
+    frozen = "cnn" in (training.get("freeze") or training.get("frozen") or [])
+    start = meta.get("start") or {}
+    if frozen and (defence or {"method": "none"}).get("method") == "none" and "defence" in start:
+        cnn = start.get("defence") or {"method": "none"}
+        return cnn.get("method"), NAMES.get(cnn.get("method"), cnn.get("method")) + " (frame CNN)", _params(cnn)
     if not defence:
         return None, "Without defence (as shipped)", ""
     method = defence.get("method")
-    frozen = "cnn" in (meta.get("training") or {}).get("freeze", [])
-    cnn = ((meta.get("start") or {}).get("defence") or {}) if frozen else {}
-    if method == "none" and cnn:  # the paper's CNN+LSTM route: a recurrent head over a (defended) frame CNN
-        return cnn.get("method"), NAMES.get(cnn.get("method"), cnn.get("method")) + " (frame CNN)", _params(cnn)
     return method, NAMES.get(method, method), _params(defence)
 
 
@@ -85,6 +93,15 @@ def _attacks(run: Run) -> list[str]:
     return list(dict.fromkeys(c.base for c in run.cells))
 
 
+def _robust(cells: list[CellView], attack: str) -> float:
+    """Clean accuracy × (1 − FR) of the attack's cell: correctly classified and not fooled, over all its videos."""
+    found = [c.stats for c in cells if c.base == attack and c.stats and c.stats["videos"]]
+    if not found:
+        return math.nan
+    stats = found[0]
+    return 0.0 if not stats["attacked"] else stats["attacked"] / stats["videos"] * (1 - stats["fooling_rate"])
+
+
 def _pct(value: float) -> str:
     return "–" if math.isnan(value) else f"{100 * value:.1f}%"
 
@@ -100,15 +117,19 @@ def table11(run: Run) -> list[Table]:
         return []
     attacks = _attacks(run)
     table = Table("table11", "Table 11: clean accuracy and fooling rate with and without defence",
-                  ["defence", "model", "label", "parameters", "accuracy", *attacks], text_columns=4,
+                  ["defence", "model", "label", "parameters", "accuracy", *attacks,
+                   *[f"robust acc. ({a})" for a in attacks]], text_columns=4,
                   caption="As the paper's Table 11: accuracy is clean top-1 on the evaluated videos; FR over those"
-                          " classified correctly (± 99% CI over repeats).")
+                          " classified correctly (± 99% CI over repeats); robust accuracy = accuracy × (1 − FR), the"
+                          " evaluated videos classified correctly and not fooled (exact with one repeat; with"
+                          " several, the product of the means).")
     rows = []
     for label, meta, cells in models:
         method, name, params = describe(meta)
         family = meta.get("model", "?")
         rows.append(((family, ORDER.index(method) if method in ORDER else len(ORDER), label),
-                     [name, family, label, params, _pct(_accuracy(cells)), *[_fr(cells, a) for a in attacks]]))
+                     [name, family, label, params, _pct(_accuracy(cells)), *[_fr(cells, a) for a in attacks],
+                      *[_pct(_robust(cells, a)) for a in attacks]]))
     table.rows = [row for _, row in sorted(rows, key=lambda r: r[0])]
     return [table]
 

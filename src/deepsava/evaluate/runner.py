@@ -27,6 +27,7 @@ Ctrl-C (SIGINT) stops after the batch being attacked and prints how to resume;
 a second Ctrl-C stops at once (stored batches are still whole).
 """
 
+import contextlib
 import hashlib
 import json
 import math
@@ -282,35 +283,38 @@ def _run_sharded(config: ExperimentConfig, out, limit, device: str, force: bool,
     """:func:`run_experiment` in one process of ``ranks.world_size`` (see :mod:`deepsava.evaluate.sharding`)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+    from deepsava.distributed import from_main
     from deepsava.evaluate.sharding import merge_shards, my_batches, result_sink
 
     dev = ranks.device
     out = Path(out) if out is not None else Path("runs") / config.name
-    _check_folder(out, config.name, force)
+    from_main(ranks, lambda: _check_folder(out, config.name, force))  # only the first process opens results.sqlite
     dataset, models, cells = prepare(config, dev)
 
     count = min(config.videos, limit or config.videos, len(dataset))
     orders = [video_order(dataset.labels, derived_seed(config.seed, "order", r))[:count] for r in range(config.repeats)]
     store_path = out / DB_NAME
     outcome = RunOutcome(out, store_path, [], resume_command=resume_command(config, out, limit, device))
-    with ResultStore(store_path) as store:
-        for cell in cells:
-            store.add_cell(cell.key, cell.spec.label, cell.canonical)
-        if force:
-            store.delete_cells(c.key for c in cells)
-        store.set_meta("config_name", config.name)
-        store.set_meta("config_path", config.path or "")
-        store.set_meta("config_source", config.source)
-        store.set_meta("resume_command", outcome.resume_command)
-        if config.source and ranks.main:
-            (out / "config.yaml").write_text(config.source)
+    with (ResultStore(store_path) if ranks.main else contextlib.nullcontext()) as store:
+        if ranks.main:
+            for cell in cells:
+                store.add_cell(cell.key, cell.spec.label, cell.canonical)
+            if force:
+                store.delete_cells(c.key for c in cells)
+            store.set_meta("config_name", config.name)
+            store.set_meta("config_path", config.path or "")
+            store.set_meta("config_source", config.source)
+            store.set_meta("resume_command", outcome.resume_command)
+            if config.source:
+                (out / "config.yaml").write_text(config.source)
         merge_shards(store, out, ranks)  # what a killed sharded run left behind
+        stored = from_main(ranks, lambda: {(c.key, r): store.done(c.key, r) for c in cells for r in range(config.repeats)})
 
         # The plan: (repeat, cell, batch positions) for batches not yet complete.
         plan, outcome.videos_total = [], count * config.repeats * len(cells)
         for r in range(config.repeats):
             for cell in cells:
-                done = store.done(cell.key, r)
+                done = stored[(cell.key, r)]
                 for start in range(0, count, config.batch_size):
                     positions = list(range(start, min(start + config.batch_size, count)))
                     ids = [dataset.video_ids[orders[r][p]] for p in positions]
@@ -322,7 +326,7 @@ def _run_sharded(config: ExperimentConfig, out, limit, device: str, force: bool,
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("videos"),
                    TimeElapsedColumn(), TimeRemainingColumn())
         plan = my_batches(plan, ranks)
-        with _StopFlag() as flag, result_sink(store, out, ranks) as sink, \
+        with _StopFlag() as flag, result_sink(store, cells, out, ranks) as sink, \
                 Progress(*columns, console=console, disable=not (progress and ranks.main)) as bar:
             task = bar.add_task(config.name, total=outcome.videos_total, completed=outcome.videos_done)
             try:
@@ -339,7 +343,7 @@ def _run_sharded(config: ExperimentConfig, out, limit, device: str, force: bool,
                 pass
 
         merge_shards(store, out, ranks)
-        outcome.summary = summarize_cells(store, cells, dataset, orders)
+        outcome.summary = from_main(ranks, lambda: summarize_cells(store, cells, dataset, orders))
         outcome.videos_done = sum(row["videos"] for row in outcome.summary)
         outcome.interrupted = outcome.videos_done < outcome.videos_total
     if ranks.main:

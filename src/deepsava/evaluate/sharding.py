@@ -1,10 +1,14 @@
 """Sharding an experiment over the processes of ``torchrun``, and merging their results into one store.
 
-Every process plans the same list of unfinished batches (from the run's
-``results.sqlite``) and attacks every ``world_size``-th of them, writing into
-its own store ``<out>/shards/rank-<r>.sqlite`` (one SQLite writer per file, so
-nothing depends on file locking across nodes). When all are done the first
-process copies the shards into ``results.sqlite`` and removes them. Shards left
+Only the first process opens the run's ``results.sqlite``: it records the cells,
+reads which videos are done and hands that to the others (so every process
+plans the same list of unfinished batches), and at the end summarises. Each
+process attacks every ``world_size``-th batch of the plan, writing into its own
+store ``<out>/shards/rank-<r>.sqlite`` (one SQLite writer per file and no file
+opened by two processes at once, so nothing depends on file locking across
+nodes). When all are done the first process copies the shards into
+``results.sqlite`` and removes them: on several machines ``<out>`` must therefore
+be one folder that every node sees at the same path (a shared filesystem). Shards left
 by a killed run are merged before the next run plans, so nothing stored is
 lost or attacked twice. Each batch's seed depends only on the cell, repeat and
 position (see :mod:`deepsava.evaluate.runner`), so the merged store holds what
@@ -30,14 +34,17 @@ def my_batches(plan: list, ranks: Ranks) -> list:
 
 
 @contextlib.contextmanager
-def result_sink(store: ResultStore, out: Path, ranks: Ranks):
-    """Where this process stores its batches: ``store`` itself on one process, its own shard store under torchrun."""
+def result_sink(store: ResultStore | None, cells: list, out: Path, ranks: Ranks):
+    """Where this process stores its batches: ``store`` itself on one process, its own shard store under torchrun.
+
+    ``cells`` are the run's prepared cells (``key``, ``spec.label``, ``canonical``), recorded in the shard.
+    """
     if not ranks.distributed:
         yield store
         return
     with ResultStore(shard_path(out, ranks.rank)) as shard:
-        for key, cell in store.cells().items():
-            shard.add_cell(key, cell["label"], cell["config"])
+        for cell in cells:
+            shard.add_cell(cell.key, cell.spec.label, cell.canonical)
         yield shard
 
 
