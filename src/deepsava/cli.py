@@ -465,7 +465,8 @@ def defend_command(
     freeze_cnn: bool = typer.Option(False, "--freeze-cnn", help="Keep the frame CNN of --weights fixed (the paper's"
                                     " CNN+LSTM route: --model cnn-lstm --weights a defended inception-v3)."),
     freeze_bn: bool = typer.Option(False, "--freeze-bn", help="Keep batch-norm statistics as loaded (fine-tuning);"
-                                   " makes N processes compute exactly what one does."),
+                                   " makes a step independent of how its batch is split over processes (README:"
+                                   " the exceptions)."),
     sync_bn: bool = typer.Option(False, "--sync-bn", help="Share batch-norm statistics across GPUs (SyncBatchNorm)."),
     frames: Optional[int] = typer.Option(None, help="Frames per clip; default the dataset's (40)."),
     size: int = typer.Option(64, help="Frame height and width of the loaded clips."),
@@ -478,8 +479,8 @@ def defend_command(
 
     Alone: `deepsava defend --method pgd --model inception-v3 --weights shipped:inception-v3 --dataset
     synth-actions --out ckpt/inc-pgd`. On N GPUs or CPU processes: `torchrun --nproc_per_node N -m deepsava
-    defend ...` (same options; --batch-size stays the global batch). Killed or interrupted, the same command
-    resumes from the last finished epoch.
+    defend ...` (same options; --batch-size stays the global batch; only rank 0 touches --out). Killed or
+    interrupted, the same command resumes from the last finished epoch.
     """
     from deepsava.defend.job import run_defend
     from deepsava.defend.state import state_file

@@ -19,7 +19,10 @@ the result. Where Algorithm 4 is loose we chose, and docs/RESULTS.md measures:
   [-``flow_eps``, ``flow_eps``] pixels per component after every step; the frame is
   clipped to [0, 1] by Eq. 2 itself. The authors' code has no projection.
 - Random start: N uniform in the eps-ball and U uniform in the flow box, drawn
-  per video from its seed (Algorithm 4, line 1: "randomly initialise U and N").
+  afresh for every video in every batch of every epoch from the video's seed (a
+  deliberate deviation: Algorithm 4's line 1 draws U and N once, before all
+  epochs; a fresh random start per example is Madry et al.'s PGD, which
+  Algorithm 4 builds on, and it keeps a video's example independent of its batch).
 - Masked frames: every frame by default (``frames=None``), or k frames per
   video (the first k, or k at random), as for :class:`~deepsava.defend.pgd.PGDDefence`.
 """

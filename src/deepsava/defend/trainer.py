@@ -9,23 +9,35 @@ step. The same code runs alone or under ``torchrun``:
   videos of every batch (a DistributedSampler; one process uses the same sampler
   with one replica), and DistributedDataParallel averages the gradients, so a
   step sees the same videos and, when each video's loss does not depend on the
-  rest of its batch, takes the same step as on one process.
+  rest of its batch, takes the same step as on one process, up to the order in
+  which the gradients are summed.
 - That holds for the adversarial examples by construction (made in eval mode,
   per-video seeds). Batch-norm layers in training mode normalise by the
   statistics of each process's share of the batch; with ``freeze_bn`` they keep
   the statistics of the model as loaded (fine-tuning), which makes the whole
   step independent of how the batch is split. On GPUs convert to SyncBatchNorm
   to share statistics instead (``sync_bn``; not available on the CPU).
+- Where N processes do not compute what one does: (a) a training set whose size
+  is not a multiple of N: the sampler repeats the first videos of each epoch's
+  order to even the shares, so those are trained on twice; (b) dropout (only the
+  paper preset of I3D has any): each process draws its masks from its own
+  generator; (c) batch norm in training mode without ``sync_bn`` (above); (d)
+  the order of summation: the weights differ by float rounding, and a defence
+  that steps by the sign of a gradient (PGD, combined, TRADES) can turn that into
+  a whole step of difference in a pixel whose gradient is near zero, after which
+  the runs drift apart (tests/test_defend_distributed.py traces it).
 - Everything random is derived from (seed, epoch, video index) or (seed, epoch,
   rank): shuffling (the sampler's seed + epoch), each video's random start or
   frames (``seeds`` passed to the defence) and dropout (the global generator,
   reseeded every epoch). So a run resumed from its last epoch state
   (:mod:`deepsava.defend.state`) repeats the uninterrupted run exactly.
 
-With ``out`` the first process writes the epoch state after every epoch and,
-at the end, the checkpoint ``out.safetensors`` + ``out.json`` (its metadata
-records the defence, the training parameters and the history), then removes
-the state file.
+With ``out`` the first process alone reads and writes files: it decides whether
+to resume (an epoch state whose identity matches the run's) and hands the state
+to the others (:func:`deepsava.distributed.from_main`), writes the epoch state
+after every epoch and, at the end, the checkpoint ``out.safetensors`` +
+``out.json`` (its metadata records the defence, the training parameters and the
+history), then removes the state file.
 """
 
 import time

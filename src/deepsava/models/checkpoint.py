@@ -21,7 +21,7 @@ SHIPPED = ("i3d", "inception-v3", "cnn-lstm", "cnn-rnn", "cnn-gru",
            "cnn-lstm-shared", "cnn-rnn-shared", "cnn-gru-shared")  # *-shared: heads over inception-v3's frozen CNN
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 # Written by `deepsava defend` (fine-tuned from the shipped models above; their JSON holds the command),
-# kept in checkpoints/defended/: the models of the paper's Tables 11 and B.13.
+# kept in checkpoints/defended/: the models of the paper's Tables 11 and B.13 (and a TRADES model beside them).
 DEFENDED = (
     "inception-v3-undefended",
     "inception-v3-pgd",
@@ -32,6 +32,7 @@ DEFENDED = (
     "cnn-lstm-undefended",
     "cnn-lstm-pgd",
     "cnn-lstm-combined",
+    "inception-v3-trades",
     "inception-v3-pgd-alpha0.001",
     "inception-v3-combined-alpha0.001",
     "inception-v3-pgd-alpha0.005",
