@@ -9,7 +9,8 @@ on, the weights, video seeds and adversarial videos to ``OUT/model.trace-rank<r>
 model without a defence (``OUT/plain``), with PGD for one optimiser step (``OUT/step``: one batch of
 8) and with injected DeepSAVA videos (``OUT/inject``, its examples kept in
 ``OUT/inject.injected.safetensors``), then with ``--experiment`` runs the experiment described by
-the JSON file into ``OUT/experiment``. Alone or under torchrun, the same code path:
+the JSON file into ``OUT/experiment``. Under torchrun every process checks that all ended with the
+same weights. Alone or under torchrun, the same code path:
 :func:`deepsava.distributed.session` reads torchrun's environment.
 """
 
@@ -26,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from shortcut_data import EPS, ShortcutVideos  # noqa: E402
 
 from deepsava.defend import Defence, InjectDefence, PGDDefence, adversarial_train  # noqa: E402
-from deepsava.distributed import session  # noqa: E402
+from deepsava.defend.state import weights_digest  # noqa: E402
+from deepsava.distributed import gather, session  # noqa: E402
 from deepsava.evaluate.config import parse_config  # noqa: E402
 from deepsava.evaluate.runner import run_experiment  # noqa: E402
 from deepsava.models import create_model  # noqa: E402
@@ -70,6 +72,8 @@ def main() -> None:
             model = create_model("inception-v3", 3)
             adversarial_train(model, defence, train_set, ShortcutVideos(12, seed=1), epochs=epochs, lr=1e-3,
                               batch_size=8, seed=0, freeze_bn=True, out=args.out / name, ranks=ranks, progress=False)
+            if len(set(gather(ranks, weights_digest(model)))) > 1:  # e.g. a resumed state not handed to every process
+                raise SystemExit(f"{name}: the processes ended with different weights")
         save_file(recording.trace, str(args.out / f"model.trace-rank{ranks.rank}.safetensors"))
         if args.experiment is not None:
             config = parse_config(json.loads(args.experiment.read_text()))

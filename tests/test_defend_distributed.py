@@ -3,11 +3,12 @@
 One reference job (``defend_worker.py``: PGD, plain and injection training, then a
 small experiment) runs as a single process; the same job runs under ``torchrun
 --nproc_per_node 2`` and, separately, is killed with SIGKILL after its first epoch
-and started again.
+and started again, alone and on two processes.
 """
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -165,6 +166,8 @@ def test_training_killed_with_sigkill_resumes_to_the_same_model(environment, sin
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert state.exists() and not (out / "model.safetensors").exists(), "the run was not caught mid-training"
+    (root / "killed-two").mkdir()
+    shutil.copy(state, root / "killed-two" / state.name)
     run_worker(env, out, 1)
     meta = json.loads((out / "model.json").read_text())
     assert [r["epoch"] for r in meta["history"]] == list(range(1, EPOCHS + 1))
@@ -172,3 +175,8 @@ def test_training_killed_with_sigkill_resumes_to_the_same_model(environment, sin
     for key in uninterrupted:
         assert torch.equal(resumed[key], uninterrupted[key]), key
     assert meta["history"] == json.loads((single / "model.json").read_text())["history"]
+    # The same state resumed by two processes: the first reads it and hands it to the other (the worker
+    # checks that both end with the same weights).
+    run_worker(env, root / "killed-two", 2)
+    history = json.loads((root / "killed-two" / "model.json").read_text())["history"]
+    assert [r["epoch"] for r in history] == list(range(1, EPOCHS + 1)) and history[0] == meta["history"][0]
