@@ -1,8 +1,9 @@
 """Tables 10, 11 and B.13: defended against undefended models, in the paper's layouts.
 
 A run's models are told apart by the defence their checkpoint records
-(``defence`` in its JSON, written by ``deepsava defend``); a checkpoint without
-one is an undefended model as shipped. Clean accuracy is that of the videos the
+(``defence`` in its JSON, written by ``deepsava defend``; for a recurrent head
+trained over a frozen frame CNN, the defence of that CNN, ``start.defence``); a
+checkpoint without one is an undefended model as shipped. Clean accuracy is that of the videos the
 run evaluated (those correctly classified over those stored), so it comes from
 the same sample as the fooling rates beside it.
 
