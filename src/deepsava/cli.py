@@ -1,5 +1,6 @@
 """The ``deepsava`` command line: each subcommand is a thin layer over the Python API."""
 
+import logging
 import sys
 from typing import Optional
 
@@ -18,9 +19,20 @@ app = typer.Typer(
 _state = {"debug": False}
 
 
+class _EchoHandler(logging.Handler):
+    """deepsava's log lines (e.g. a head replaced for fine-tuning), one per line on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        typer.echo(self.format(record), err=True)
+
+
 @app.callback()
 def main(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for user errors.")) -> None:
     _state["debug"] = debug
+    log = logging.getLogger("deepsava")
+    if not any(isinstance(h, _EchoHandler) for h in log.handlers):
+        log.addHandler(_EchoHandler())
+        log.setLevel(logging.INFO)
 
 
 def _console():
@@ -338,7 +350,7 @@ def train_command(
     train_set = _load_split(dataset, "train", frames, size, root)
     test_set = _load_split(dataset, "test", frames, size, root)
     seed_everything(seed)
-    net = create_model(model, len(train_set.classes), preset, weights_path)
+    net = create_model(model, len(train_set.classes), preset, weights_path, fine_tune=True)
     start = time.perf_counter()
     history = train_classifier(
         net, train_set, test_set, epochs=epochs, lr=lr, batch_size=batch_size, device=dev, seed=seed, augment=augment,
