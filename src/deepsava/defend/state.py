@@ -18,10 +18,10 @@ import os
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from deepsava.errors import InvalidArgumentError
+from deepsava.errors import InvalidArgumentError, InvalidCheckpointError
 from deepsava.models.weights import load_weights_file
 
 
@@ -51,10 +51,18 @@ def load_state(path: Path, model: torch.nn.Module, optimiser: torch.optim.Optimi
                identity: dict) -> tuple[int, list[dict]]:
     """Restore model, optimiser and schedule from ``path``; return ``(last finished epoch, history)``.
 
-    Raises InvalidArgumentError when the file belongs to a run with another identity.
+    Raises InvalidArgumentError when the file belongs to a run with another identity,
+    InvalidCheckpointError when it cannot be read.
     """
-    with safe_open(str(path), "pt") as f:
-        document = json.loads((f.metadata() or {}).get("state", "{}"))
+    try:
+        with safe_open(str(path), "pt") as f:
+            document = json.loads((f.metadata() or {}).get("state", "{}"))
+    except (SafetensorError, OSError, ValueError) as err:  # ValueError: its JSON is not JSON or not UTF-8
+        raise InvalidCheckpointError(f"{path}: the interrupted run's state cannot be read ({err}): pass --force to"
+                                     " discard it and start over") from None
+    if not isinstance(document, dict):
+        raise InvalidCheckpointError(f"{path}: the interrupted run's state is not a JSON object: pass --force to"
+                                     " discard it and start over")
     stored = document.get("identity")
     if stored != json.loads(json.dumps(identity)):
         changed = sorted(k for k in set(stored or {}) | set(identity) if (stored or {}).get(k) != identity.get(k))

@@ -65,20 +65,21 @@ def save_checkpoint(model: VideoClassifier, path: str | Path, metadata: dict) ->
 
     Each file is written under a temporary name and renamed, so a kill never leaves half a checkpoint.
     """
+    meta = {**metadata, "model": model.name, "preset": model.preset, "num_classes": model.num_classes}
+    return write_checkpoint(model, path, meta)
+
+
+def write_checkpoint(model: torch.nn.Module, path: str | Path, metadata: dict) -> Path:
+    """Write ``model``'s weights to ``<path>.safetensors`` and ``metadata`` (+ ``torch_version``) to ``<path>.json``.
+
+    Each file is written under a temporary name and renamed onto its own; returns the stem.
+    """
     stem = _stem(path)
-    stem.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     with atomic_path(_file(stem, ".safetensors")) as tmp:
         save_file(state, str(tmp))
-    meta = {
-        **metadata,
-        "model": model.name,
-        "preset": model.preset,
-        "num_classes": model.num_classes,
-        "torch_version": torch.__version__,
-    }
     with atomic_path(_file(stem, ".json")) as tmp:
-        tmp.write_text(json.dumps(meta, indent=2) + "\n")
+        tmp.write_text(json.dumps({**metadata, "torch_version": torch.__version__}, indent=2) + "\n")
     return stem
 
 
