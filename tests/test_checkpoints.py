@@ -100,7 +100,15 @@ class MakesMarker:
 
 
 @pytest.mark.parametrize("writer", ["pickle", "torch.save"])
-def test_code_carrying_pickle_is_refused_without_running(tmp_path, writer):
+def test_code_carrying_pickle_is_refused_without_running(tmp_path, writer, monkeypatch):
+    # torch 2.6+ defaults to weights_only=True; this variable turns that default off, so that only
+    # deepsava's explicit weights_only=True stands between the file and its code (torch.serialization.load).
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    probe = tmp_path / "probe.pt"
+    torch.save(MakesMarker(tmp_path / "probe-ran"), probe)
+    with pytest.warns(UserWarning, match="TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"):
+        torch.load(probe).close()  # a bare torch.load now runs the payload ...
+    assert (tmp_path / "probe-ran").exists()
     marker = tmp_path / "marker"
     path = tmp_path / "evil.pt"
     payload = {"conv.weight": torch.zeros(2), "evil": MakesMarker(marker)}
@@ -108,7 +116,7 @@ def test_code_carrying_pickle_is_refused_without_running(tmp_path, writer):
         path.write_bytes(pickle.dumps(payload, protocol=2))
     else:
         torch.save(payload, path)
-    assert not marker.exists()
+    assert not marker.exists()  # ... deepsava's loader must not
     with pytest.raises(InvalidCheckpointError, match="refusing .*evil.pt: the safe unpickler rejected it"):
         load_weights_file(path)
     assert not marker.exists()
@@ -210,3 +218,25 @@ def test_cli_attack_refuses_and_train_fine_tunes_weights_of_another_class_count(
     assert "cnn-lstm: classifier. freshly initialised for fine-tuning (the weights' head is for 12 classes," \
            " this model's for 3)" in err
     assert load_checkpoint(tmp_path / "tuned")[0].num_classes == 3
+
+
+@pytest.mark.parametrize("kind", ["classifier", "predictor"])
+def test_a_checkpoint_write_cut_short_leaves_the_earlier_checkpoint_whole(tmp_path, monkeypatch, kind):
+    import deepsava.models.checkpoint as checkpoint
+    from deepsava.models.convlstm import NextFramePredictor, load_predictor, save_predictor
+
+    model = create_model("cnn-lstm", 3) if kind == "classifier" else NextFramePredictor()
+    save, load = (save_checkpoint, load_checkpoint) if kind == "classifier" else (save_predictor, load_predictor)
+    save(model, tmp_path / "ckpt", {"run": 1})
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    def killed(state, path, **kwargs):
+        with open(path, "wb") as f:
+            f.write(b"half a file")
+        raise KeyboardInterrupt  # the process stops in the middle of writing
+
+    monkeypatch.setattr(checkpoint, "save_file", killed)
+    with pytest.raises(KeyboardInterrupt):
+        save(model, tmp_path / "ckpt", {"run": 2})
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # no stray temporary file either
+    assert load(tmp_path / "ckpt")[1]["run"] == 1

@@ -315,3 +315,16 @@ def test_ctrl_c_says_interrupted_and_exits_130(tmp_path, cli_run, monkeypatch):
     monkeypatch.setattr(deepsava.evaluate.report, "write_report", interrupt)
     code, _, err = cli_run(["report", tmp_path])
     assert code == 130 and err == "interrupted\n"
+
+
+@pytest.mark.skipif(not REAL.is_file(), reason="real clips not available")
+def test_saliency_refuses_to_overwrite_its_files_unless_forced(tmp_path, cli_run):
+    args = ["saliency", "--model", "inception-v3", "--video", REAL, "--length", "4", "--size", "32", "--columns", "2",
+            "--out", tmp_path, "--device", "cpu"]
+    assert cli_run(args)[0] == 0
+    (npz,) = tmp_path.glob("*.npz")
+    before = npz.read_bytes()
+    code, _, err = cli_run(args)
+    assert_one_line(code, err, 3, f"{npz} exists: pass --force")
+    assert npz.read_bytes() == before
+    assert cli_run([*args, "--force"])[0] == 0
