@@ -905,7 +905,7 @@ def run() -> None:
         where = f": {err.filename}" if err.filename else ""
         typer.echo(f"error: {err.strerror or err}{where}", err=True)
         sys.exit(FILE_SYSTEM_EXIT_CODE)
-    except (sqlite3.OperationalError, sqlite3.DatabaseError) as err:
+    except sqlite3.DatabaseError as err:
         if _state["debug"] or type(err) not in (sqlite3.OperationalError, sqlite3.DatabaseError):
             raise  # its other subclasses (ProgrammingError, IntegrityError, ...) are bugs
         typer.echo(f"error: the result database cannot be read or written: {err}", err=True)  # disk full, read-only

@@ -337,7 +337,10 @@ def _video_stream(container, path: Path):
     if not container.streams.video:
         kinds = sorted({s.type for s in container.streams}) or ["no streams"]
         raise InvalidVideoError(f"{path}: no video stream (holds {', '.join(kinds)})")
-    return container.streams.video[0]
+    stream = container.streams.video[0]
+    if stream.codec_context is None:  # the codec tag names no decoder PyAV has (or was damaged)
+        raise InvalidVideoError(f"{path}: no decoder for its video stream (codec unknown or damaged)")
+    return stream
 
 
 def _count_packets(container, stream, path: Path) -> int:
