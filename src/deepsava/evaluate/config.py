@@ -32,8 +32,11 @@ A configuration (``yaml.safe_load``) is a mapping::
 A template expands into one cell per combination of its models and swept
 values. Every unknown key, wrong type or out-of-range value raises
 :class:`~deepsava.errors.InvalidConfigError` naming it, e.g.
-``cells[2].attack.stpes: unknown key (did you mean steps?)``; each attack is
-also built once on a stand-in model so that its own checks run before any work.
+``cells[2].attack.stpes: unknown key (did you mean steps?)``; ``dataset.options``
+and ``selector_options`` have a schema per dataset and per selector; counts and
+sizes have upper bounds (``MAX_*``) so that a typo cannot allocate absurd memory;
+each attack is also built once on a stand-in model so that its own checks run
+before any work.
 """
 
 import difflib
