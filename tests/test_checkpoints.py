@@ -43,8 +43,24 @@ def _edit_metadata(stem, **changes):
 def test_wrong_class_count_is_refused(saved):
     _, stem = saved
     _edit_metadata(stem, num_classes=10)
-    with pytest.raises(InvalidCheckpointError, match=r"10 classes.*shape mismatches.*classifier.weight \(12, 64\)"):
+    with pytest.raises(InvalidCheckpointError, match=r"10 classes.*shape mismatches.*classifier.weight \(12, 64\)"
+                       r".*they are the weights of cnn-lstm \(tiny preset, 12 classes\)"):
         load_checkpoint(stem)
+
+
+def test_metadata_is_checked_against_the_weights_header_before_anything_is_allocated(saved, monkeypatch):
+    import deepsava.models.checkpoint as checkpoint
+
+    _, stem = saved
+    _edit_metadata(stem, num_classes=10, preset="paper")
+    monkeypatch.setattr(checkpoint, "create_model", None)  # building the model would fail: it must not happen
+    monkeypatch.setattr(checkpoint, "load_weights_file", None)  # nor reading the tensors
+    with pytest.raises(InvalidCheckpointError, match=r"metadata: cnn-lstm, paper preset, 10 classes.*"
+                       r"cnn-lstm \(tiny preset, 12 classes\)"):
+        load_checkpoint(stem)
+    _edit_metadata(stem, model=["cnn-lstm"])
+    with pytest.raises(InvalidCheckpointError, match="unknown model"):
+        checkpoint.inspect_checkpoint(stem)
 
 
 def test_wrong_architecture_is_refused(saved):
@@ -53,7 +69,8 @@ def test_wrong_architecture_is_refused(saved):
     with pytest.raises(InvalidCheckpointError, match="cnn-gru.*shape mismatches.*rnn.weight_ih_l0"):
         load_checkpoint(stem)
     _edit_metadata(stem, model="i3d")
-    with pytest.raises(InvalidCheckpointError, match="missing keys: Conv3d_1a_7x7.*unexpected keys: cnn.body"):
+    with pytest.raises(InvalidCheckpointError, match="missing keys: Conv3d_1a_7x7.*unexpected keys: classifier.*"
+                       r"they are the weights of cnn-lstm \(tiny preset, 12 classes\)"):
         load_checkpoint(stem)
     _edit_metadata(stem, model="resnet")
     with pytest.raises(InvalidCheckpointError, match="unknown model 'resnet'"):
@@ -83,7 +100,15 @@ class MakesMarker:
 
 
 @pytest.mark.parametrize("writer", ["pickle", "torch.save"])
-def test_code_carrying_pickle_is_refused_without_running(tmp_path, writer):
+def test_code_carrying_pickle_is_refused_without_running(tmp_path, writer, monkeypatch):
+    # torch 2.6+ defaults to weights_only=True; this variable turns that default off, so that only
+    # deepsava's explicit weights_only=True stands between the file and its code (torch.serialization.load).
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    probe = tmp_path / "probe.pt"
+    torch.save(MakesMarker(tmp_path / "probe-ran"), probe)
+    with pytest.warns(UserWarning, match="TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"):
+        torch.load(probe).close()  # a bare torch.load now runs the payload ...
+    assert (tmp_path / "probe-ran").exists()
     marker = tmp_path / "marker"
     path = tmp_path / "evil.pt"
     payload = {"conv.weight": torch.zeros(2), "evil": MakesMarker(marker)}
@@ -91,7 +116,7 @@ def test_code_carrying_pickle_is_refused_without_running(tmp_path, writer):
         path.write_bytes(pickle.dumps(payload, protocol=2))
     else:
         torch.save(payload, path)
-    assert not marker.exists()
+    assert not marker.exists()  # ... deepsava's loader must not
     with pytest.raises(InvalidCheckpointError, match="refusing .*evil.pt: the safe unpickler rejected it"):
         load_weights_file(path)
     assert not marker.exists()
@@ -154,3 +179,64 @@ def test_starting_weights_resolve_shipped_names_stems_and_files(tmp_path):
     for bad in ("shipped:no-such-model", str(tmp_path / "missing")):
         with pytest.raises(InvalidArgumentError):
             starting_weights(bad)
+
+
+def test_weights_for_another_class_count_are_refused_unless_fine_tuning(tmp_path, caplog):
+    path = tmp_path / "twelve.safetensors"
+    from safetensors.torch import save_file
+
+    save_file(create_model("cnn-lstm", 12).state_dict(), str(path))
+    with pytest.raises(InvalidCheckpointError, match="the weights are a cnn-lstm for 12 classes, not 7"):
+        create_model("cnn-lstm", 7, weights=path)  # used as it is (attack): a random head would be attacked
+    with pytest.raises(InvalidCheckpointError, match=r"they are the weights of cnn-lstm \(tiny preset, 12 classes\)"):
+        create_model("cnn-gru", 7, weights=path)
+    with caplog.at_level("INFO", logger="deepsava"):
+        tuned = create_model("cnn-lstm", 7, weights=path, fine_tune=True)
+    assert tuned.classifier.weight.shape == (7, 64)
+    assert "classifier. freshly initialised for fine-tuning (the weights' head is for 12 classes" in caplog.text
+    frames = tmp_path / "frames.safetensors"
+    save_file(create_model("inception-v3", 12).state_dict(), str(frames))
+    with pytest.raises(InvalidCheckpointError, match=r"only part of a cnn-lstm \(rnn., classifier. missing\)"):
+        create_model("cnn-lstm", 12, weights=frames)
+
+
+def test_cli_attack_refuses_and_train_fine_tunes_weights_of_another_class_count(tmp_path, monkeypatch, cli_run):
+    import deepsava.data
+    from test_train import BrightnessClips
+
+    weights = SHIPPED_DIR / "cnn-lstm.safetensors"  # 12 classes
+    video = SHIPPED_DIR.parents[2] / "../shared/data/clips/v_Basketball_g01_c01.avi"
+    if not video.resolve().is_file():
+        pytest.skip("real clips not available")
+    code, _, err = cli_run(["attack", "--model", "cnn-lstm", "--weights", weights, "--num-classes", "7", "--preset",
+                            "tiny", "--video", video, "--length", "4", "--steps", "1", "--device", "cpu"])
+    assert code == InvalidCheckpointError.exit_code and "for 12 classes, not 7" in err and "Traceback" not in err
+    monkeypatch.setattr(deepsava.data, "load_dataset", lambda *a, **k: BrightnessClips(n=6))
+    code, _, err = cli_run(["train", "--model", "cnn-lstm", "--dataset", "bright", "--out", tmp_path / "tuned",
+                            "--weights", weights, "--epochs", "1", "--device", "cpu", "--no-progress"])
+    assert code == 0, err
+    assert "cnn-lstm: classifier. freshly initialised for fine-tuning (the weights' head is for 12 classes," \
+           " this model's for 3)" in err
+    assert load_checkpoint(tmp_path / "tuned")[0].num_classes == 3
+
+
+@pytest.mark.parametrize("kind", ["classifier", "predictor"])
+def test_a_checkpoint_write_cut_short_leaves_the_earlier_checkpoint_whole(tmp_path, monkeypatch, kind):
+    import deepsava.models.checkpoint as checkpoint
+    from deepsava.models.convlstm import NextFramePredictor, load_predictor, save_predictor
+
+    model = create_model("cnn-lstm", 3) if kind == "classifier" else NextFramePredictor()
+    save, load = (save_checkpoint, load_checkpoint) if kind == "classifier" else (save_predictor, load_predictor)
+    save(model, tmp_path / "ckpt", {"run": 1})
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    def killed(state, path, **kwargs):
+        with open(path, "wb") as f:
+            f.write(b"half a file")
+        raise KeyboardInterrupt  # the process stops in the middle of writing
+
+    monkeypatch.setattr(checkpoint, "save_file", killed)
+    with pytest.raises(KeyboardInterrupt):
+        save(model, tmp_path / "ckpt", {"run": 2})
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # no stray temporary file either
+    assert load(tmp_path / "ckpt")[1]["run"] == 1

@@ -202,14 +202,18 @@ def test_a_batch_cut_short_mid_write_is_attacked_again_and_nothing_else(tmp_path
 
 WRITER = textwrap.dedent("""
     import random, sys, time
+    from pathlib import Path
     from deepsava.evaluate.store import ResultStore
-    path, who = sys.argv[1], int(sys.argv[2])
+    path, who, batches = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     random.seed(who)
     new = 0
     with ResultStore(path) as store:
         store.add_cell("cell", "label", {"method": "test"})
-        for batch in range(60):
-            # both processes write batches 0..59 (the same rows) and one row of their own each time
+        Path(f"{path}.ready{who}").touch()
+        while not Path(f"{path}.go").exists():  # the start barrier: both write at the same time
+            time.sleep(0.001)
+        for batch in range(batches):
+            # both processes write batches 0..N-1 (the same rows) and one row of their own each time
             ids = [f"v{batch:03d}-{j}" for j in range(4)] + [f"only{who}-{batch:03d}"]
             records = [{"video_id": vid, "writer": who, "success": True} for vid in ids]
             new += store.add_results("cell", 0, records)
@@ -219,15 +223,44 @@ WRITER = textwrap.dedent("""
 
 
 def test_two_processes_writing_one_store_neither_corrupt_nor_duplicate(tmp_path):
-    path = tmp_path / "results.sqlite"
-    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(who)], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True) for who in (1, 2)]
+    path, batches = tmp_path / "results.sqlite", 300
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(who), str(batches)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for who in (1, 2)]
+    deadline = time.time() + 120
+    while not all(Path(f"{path}.ready{who}").exists() for who in (1, 2)) and time.time() < deadline:
+        assert all(w.poll() is None for w in writers), [w.communicate() for w in writers]
+        time.sleep(0.01)
+    Path(f"{path}.go").touch()
     outputs = [w.communicate(timeout=120) for w in writers]
     assert all(w.returncode == 0 for w in writers), outputs
     db = sqlite3.connect(str(path))
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    rows = db.execute("SELECT video_id, record FROM results").fetchall()
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    rows = db.execute("SELECT video_id, record FROM results ORDER BY id").fetchall()
     ids = [vid for vid, _ in rows]
-    assert len(ids) == len(set(ids)) == 60 * 4 + 2 * 60  # shared rows once, each writer's own rows once
+    assert len(ids) == len(set(ids)) == batches * 4 + 2 * batches  # shared rows once, each writer's own rows once
     assert sum(int(out) for out, _ in outputs) == len(ids)  # each row counted new by exactly one writer
     assert all(json.loads(record)["video_id"] == vid for vid, record in rows)
+    # They really ran at the same time: in the order of commits, their own rows alternate again and again.
+    order = [vid[4] for vid in ids if vid.startswith("only")]
+    switches = sum(a != b for a, b in zip(order, order[1:]))
+    assert switches >= batches // 10, f"{switches} switches between the writers"
+    db.close()
+
+
+def test_a_store_that_stays_locked_is_refused_and_its_connection_closed(tmp_path, monkeypatch):
+    import deepsava.evaluate.store as store
+
+    path = tmp_path / "results.sqlite"
+    holder = sqlite3.connect(str(path), isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another process holds a new file locked: it cannot be switched to WAL
+    opened = []
+    connect = sqlite3.connect
+    monkeypatch.setattr(store.sqlite3, "connect", lambda *a, **k: opened.append(connect(*a, **k)) or opened[-1])
+    monkeypatch.setattr(store, "LOCK_TIMEOUT_S", 0.2)
+    with pytest.raises(OSError, match="cannot open the result database .*locked"):
+        store.ResultStore(path)
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        opened[0].execute("SELECT 1")
+    holder.execute("ROLLBACK")
+    holder.close()

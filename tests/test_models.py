@@ -47,7 +47,7 @@ def test_reference_i3d_file_with_other_class_count_replaces_only_the_head(tmp_pa
     state = reference_i3d_state()
     path = tmp_path / "rgb_imagenet.pt"
     torch.save(state, path)
-    model = create_model("i3d", 101, "paper", weights=path)
+    model = create_model("i3d", 101, "paper", weights=path, fine_tune=True)
     own = model.state_dict()
     assert own["logits.conv3d.weight"].shape == (101, 1024, 1, 1, 1)
     assert torch.equal(own["Mixed_5c.b1b.conv3d.weight"], state["Mixed_5c.b1b.conv3d.weight"])
@@ -94,10 +94,10 @@ def test_torchvision_imagenet_inception_file_loads(tmp_path):
     reference = inception_v3(weights=None, aux_logits=True, init_weights=False)
     path = tmp_path / "inception_v3_google.pth"
     torch.save(reference.state_dict(), path)
-    frame_wise = create_model("inception-v3", 10, "paper", weights=path)
+    frame_wise = create_model("inception-v3", 10, "paper", weights=path, fine_tune=True)
     expected = reference.state_dict()["Mixed_7c.branch_pool.conv.weight"]
     assert torch.equal(frame_wise.state_dict()["cnn.body.Mixed_7c.branch_pool.conv.weight"], expected)
-    lstm = create_model("cnn-lstm", 10, "paper", weights=path)
+    lstm = create_model("cnn-lstm", 10, "paper", weights=path, fine_tune=True)
     assert torch.equal(lstm.state_dict()["cnn.body.Mixed_7c.branch_pool.conv.weight"], expected)
 
 
@@ -142,6 +142,6 @@ def test_frame_cnn_weights_initialise_a_recurrent_model(tmp_path):
     frame_wise = create_model("inception-v3", 12)
     path = tmp_path / "frames.pt"
     torch.save(frame_wise.state_dict(), path)
-    lstm = create_model("cnn-lstm", 5, weights=path)
+    lstm = create_model("cnn-lstm", 5, weights=path, fine_tune=True)
     for key, value in frame_wise.cnn.state_dict().items():
         assert torch.equal(lstm.cnn.state_dict()[key], value)

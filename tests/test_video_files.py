@@ -1,7 +1,8 @@
 """Video files from outside: exact seeking, bounded memory, and every bad file refused with InvalidVideoError.
 
-The fuzz test mutates copies of the real clips; ``DEEPSAVA_FUZZ_EXAMPLES`` sets how many
-cases it tries (default 40; docs/RESULTS.md records a longer run).
+The fuzz test mutates copies of the real clips (corrupted.mp4 included) and loads them with various
+frame counts, sizes and samplings, seeking after any gap half of the time; ``DEEPSAVA_FUZZ_EXAMPLES``
+sets how many cases it tries (default 40; docs/RESULTS.md records a longer run).
 """
 
 import json
@@ -13,7 +14,7 @@ import av
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 import deepsava.io as io
@@ -176,14 +177,20 @@ def test_non_video_files_are_refused(tmp_path):
 # --- fuzzing ----------------------------------------------------------------------------------
 
 
+FUZZ_SEEDS = (*REAL, "corrupted.mp4")
+
+
 @st.composite
 def mutations(draw):
-    """A real clip and a list of byte edits: flips, zeroed runs, cuts, duplicated or inserted chunks."""
-    name = draw(st.sampled_from(REAL))
+    """A real clip, a list of byte edits (flips, zeroed runs, cuts, duplicated or inserted chunks) and how to load
+    it: frames, size and sampling, with seeking after any gap (SEEK_GAP = 1) half of the time."""
+    name = draw(st.sampled_from(FUZZ_SEEDS))
     edits = draw(st.lists(st.tuples(st.sampled_from(["flip", "zero", "cut", "repeat", "insert"]),
                                     st.floats(0, 1), st.integers(1, 4096), st.binary(min_size=1, max_size=64)),
                           min_size=1, max_size=6))
-    return name, edits
+    frames = draw(st.sampled_from([8, 16, 40, None]))
+    size = draw(st.sampled_from([32, (20, 30)] + ([None] if frames is not None else [])))
+    return name, edits, frames, size, draw(st.sampled_from(io.SAMPLINGS)), draw(st.sampled_from([1, io.SEEK_GAP]))
 
 
 def mutate(data: bytes, edits) -> bytes:
@@ -205,19 +212,29 @@ def mutate(data: bytes, edits) -> bytes:
     return bytes(buffer)
 
 
-@pytest.mark.skipif(not all((CLIPS / n).is_file() for n in REAL), reason="real clips not available")
+@pytest.mark.skipif(not all((CLIPS / n).is_file() for n in FUZZ_SEEDS), reason="real clips not available")
 @settings(max_examples=int(os.environ.get("DEEPSAVA_FUZZ_EXAMPLES", 40)), deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(case=mutations())
-@example(case=("abseiling_k400.mp4", [("flip", 1.0, 1, b"\x80")]))  # metadata not UTF-8: PyAV's UnicodeDecodeError
+# metadata not UTF-8: PyAV's UnicodeDecodeError
+@example(case=("abseiling_k400.mp4", [("flip", 1.0, 1, b"\x80")], 8, 32, "stride", io.SEEK_GAP))
+@example(case=("v_Basketball_g01_c01.avi", [("zero", 0.5, 4096, b"\x00")], 40, 32, "random", 1))  # seeks in damage
+@example(case=("v_Basketball_g01_c01.avi", [("repeat", 0.0, 168, b"\x00")], 8, 32, "stride", 1))  # no decoder
 def test_mutated_real_clips_give_a_valid_clip_or_invalid_video_error(tmp_path, case):
-    name, edits = case
+    name, edits, frames, size, sampling, seek_gap = case
     path = tmp_path / f"mutated{Path(name).suffix}"
     path.write_bytes(mutate((CLIPS / name).read_bytes(), edits))
+    seeks, seek = [], io._seek
+    default, io.SEEK_GAP, io._seek = io.SEEK_GAP, seek_gap, lambda *args: seeks.append(1) or seek(*args)
     try:
-        clip = load_video(path, frames=8, size=32)
+        clip = load_video(path, frames=frames, size=size, sampling=sampling, seed=1)
     except InvalidVideoError as err:
         assert str(path) in str(err)
         return
-    assert clip.shape == (8, 3, 32, 32) and clip.dtype == torch.float32
+    finally:
+        io.SEEK_GAP, io._seek = default, seek
+        event("seeked" if seeks else "decoded in order")  # the share of cases that reached the seek code
+    assert clip.dim() == 4 and clip.shape[1] == 3 and clip.dtype == torch.float32
+    assert frames is None or clip.shape[0] == frames
+    assert clip.shape[2:] == {32: (32, 32), (20, 30): (20, 30)}.get(size, clip.shape[2:])
     assert torch.isfinite(clip).all() and 0 <= clip.min() and clip.max() <= 1

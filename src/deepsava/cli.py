@@ -1,5 +1,7 @@
 """The ``deepsava`` command line: each subcommand is a thin layer over the Python API."""
 
+import logging
+import sqlite3
 import sys
 from typing import Optional
 
@@ -18,9 +20,20 @@ app = typer.Typer(
 _state = {"debug": False}
 
 
+class _EchoHandler(logging.Handler):
+    """deepsava's log lines (e.g. a head replaced for fine-tuning), one per line on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        typer.echo(self.format(record), err=True)
+
+
 @app.callback()
 def main(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for user errors.")) -> None:
     _state["debug"] = debug
+    log = logging.getLogger("deepsava")
+    if not any(isinstance(h, _EchoHandler) for h in log.handlers):
+        log.addHandler(_EchoHandler())
+        log.setLevel(logging.INFO)
 
 
 def _console():
@@ -28,6 +41,15 @@ def _console():
     from rich.console import Console
 
     return Console() if sys.stdout.isatty() else Console(width=150)
+
+
+def _at_least_one(**options) -> None:
+    """Raise InvalidArgumentError for the first integer option (``--name``) below 1; None values are skipped."""
+    from deepsava.errors import InvalidArgumentError
+
+    for name, value in options.items():
+        if value is not None and value < 1:
+            raise InvalidArgumentError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
 
 
 # --- commands (each block owned by the module it calls) -------------------------------
@@ -98,8 +120,12 @@ def demo_command(
     from pathlib import Path
 
     from deepsava.demo import run_demo
+    from deepsava.errors import InvalidArgumentError
     from deepsava.runtime import seed_everything
 
+    _at_least_one(videos=videos)
+    if not 0 <= seed < 2**32:
+        raise InvalidArgumentError(f"--seed must lie in [0, 2**32 - 1], got {seed}")
     seed_everything(seed)
     run_demo(videos, device, Path(out), seed, force, console=_console())
 
@@ -170,6 +196,10 @@ def attack_command(
 
     if precision not in ("fp32", "bf16"):
         raise InvalidArgumentError(f"unknown precision {precision!r}: use fp32 or bf16")
+    _at_least_one(length=frames_per_video, size=size, limit=limit, batch_size=batch_size)
+    settings = {"frames": frames, "selector": selector, "mode": mode, "lam": lam, "steps": steps, "lr": lr,
+                "flow_lr": flow_lr, "ssim_budget": ssim_budget, "l21_budget": l21_budget, "seed": seed}
+    DeepSAVA(None, **settings)  # the attack's own checks, before any data or model is loaded
     dev = resolve_device(device)
     seed_everything(seed)
     if video is not None:
@@ -192,8 +222,7 @@ def attack_command(
                 return clip, label
 
         data = OneVideo([str(c) for c in range(net.num_classes)], [video], [label])
-    attack = DeepSAVA(net, frames=frames, selector=selector, mode=mode, lam=lam, steps=steps, lr=lr, flow_lr=flow_lr,
-                      ssim_budget=ssim_budget, l21_budget=l21_budget, seed=seed)
+    attack = DeepSAVA(net, **settings)
     indices = choose_videos(len(data), limit, seed)
     folder = None
     if out is not None:  # what makes a re-run the same run (resumed) rather than another one (refused)
@@ -338,7 +367,7 @@ def train_command(
     train_set = _load_split(dataset, "train", frames, size, root)
     test_set = _load_split(dataset, "test", frames, size, root)
     seed_everything(seed)
-    net = create_model(model, len(train_set.classes), preset, weights_path)
+    net = create_model(model, len(train_set.classes), preset, weights_path, fine_tune=True)
     start = time.perf_counter()
     history = train_classifier(
         net, train_set, test_set, epochs=epochs, lr=lr, batch_size=batch_size, device=dev, seed=seed, augment=augment,
@@ -654,16 +683,21 @@ def saliency_command(
     columns: int = typer.Option(10, help="Frames drawn per model (evenly spaced)."),
     out: str = typer.Option("runs/saliency", help="Folder for saliency-<video>.npz and its PNGs (deepsava report reads it)."),
     device: str = typer.Option("auto", help="cpu, cuda or auto."),
+    force: bool = typer.Option(False, "--force", help="Overwrite the .npz and PNGs of this video in --out."),
 ) -> None:
     """Input-gradient saliency maps overlaid on the frames, per model, and the temporal saliency curve (Appendix D)."""
     import torch
 
     from deepsava.data import load_dataset
     from deepsava.errors import InvalidArgumentError
-    from deepsava.evaluate.saliency import SaliencyView, curve_figure, overlay_figure, saliency_maps, temporal_saliency
+    from deepsava.evaluate.saliency import (SaliencyView, curve_figure, overlay_figure, saliency_file, saliency_maps,
+                                            temporal_saliency)
     from deepsava.io import load_video
     from deepsava.runtime import resolve_device
 
+    _at_least_one(length=length, size=size, columns=columns)
+    if index < 0:
+        raise InvalidArgumentError(f"--index must be at least 0, got {index}")
     dev = resolve_device(device)
     models = [_load_model_spec(spec, dev) for spec in model]
     if video is not None:
@@ -673,6 +707,9 @@ def saliency_command(
         if not 0 <= index < len(data):
             raise InvalidArgumentError(f"--index must lie in 0..{len(data) - 1} for the {dataset} test split, got {index}")
         (clip, label), name, classes = data[index], data.video_ids[index], data.classes
+    if saliency_file(out, name).exists() and not force:
+        raise InvalidArgumentError(f"{saliency_file(out, name)} exists: pass --force to overwrite it or choose"
+                                   " another --out")
     videos = clip[None].to(dev)
     if label is None:
         with torch.no_grad():
@@ -787,6 +824,7 @@ def prediction_attack_command(
 
     import torch
 
+    from deepsava.attacks.base import check_finite
     from deepsava.errors import InvalidArgumentError
     from deepsava.evaluate.prediction import (SUMMARY_COLUMNS, attack_predictor, frame_figure, save_outcomes, step_figure,
                                               summary_rows)
@@ -802,8 +840,10 @@ def prediction_attack_command(
     for name in limits:
         if name not in ("l2", "ssim"):
             raise InvalidArgumentError(f"unknown budget {name!r}: use l2 and/or ssim")
-    if not chosen or not limits or sequences < 1 or steps < 1:
-        raise InvalidArgumentError("need at least one selector, one budget, one sequence and one step")
+    if not chosen or not limits:
+        raise InvalidArgumentError("need at least one selector and one budget")
+    _at_least_one(sequences=sequences, steps=steps, batch_size=batch_size)
+    check_finite(lr=lr)
     if (Path(out) / "prediction.json").is_file() and not force:
         raise InvalidArgumentError(f"{Path(out) / 'prediction.json'} exists: pass --force to overwrite it or choose"
                                    " another --out")
@@ -832,6 +872,17 @@ def prediction_attack_command(
     typer.echo(f"wrote {path}, figure-c9.png and prediction-frames.png; report: deepsava report {out}")
 
 
+def _from_ctrl_c(err: BaseException) -> bool:
+    """Whether a KeyboardInterrupt is among the exceptions that led to ``err``."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, KeyboardInterrupt):
+            return True
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return False
+
+
 def run() -> None:
     """Entry point: user errors become one line on stderr and a documented exit code.
 
@@ -843,6 +894,10 @@ def run() -> None:
     """
     try:
         app()
+    except SystemExit as done:  # typer turns Ctrl-C into a silent exit 130: say so
+        if done.code == 130 and _from_ctrl_c(done):
+            typer.echo("interrupted", err=True)
+        raise
     except DeepSAVAError as err:
         if _state["debug"]:
             raise
@@ -854,6 +909,8 @@ def run() -> None:
         where = f": {err.filename}" if err.filename else ""
         typer.echo(f"error: {err.strerror or err}{where}", err=True)
         sys.exit(FILE_SYSTEM_EXIT_CODE)
-    except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        sys.exit(130)
+    except sqlite3.DatabaseError as err:
+        if _state["debug"] or type(err) not in (sqlite3.OperationalError, sqlite3.DatabaseError):
+            raise  # its other subclasses (ProgrammingError, IntegrityError, ...) are bugs
+        typer.echo(f"error: the result database cannot be read or written: {err}", err=True)  # disk full, read-only
+        sys.exit(FILE_SYSTEM_EXIT_CODE)

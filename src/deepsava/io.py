@@ -67,9 +67,15 @@ def sample_indices(
 
     A video shorter than ``frames`` follows ``short``: ``"loop"`` plays it again from
     the start, ``"pad"`` repeats its last frame, ``"refuse"`` raises InvalidVideoError.
+    ``frames`` must be at least 1 (InvalidArgumentError).
     """
     _check_choice("sampling", sampling, SAMPLINGS)
     _check_choice("short", short, SHORT_POLICIES)
+    for label, value in (("frames", frames), ("num_frames", num_frames)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise InvalidArgumentError(f"{label} must be an integer, got {value!r}")
+    if frames < 1:
+        raise InvalidArgumentError(f"frames must be at least 1, got {frames}")
     if num_frames < 1:
         raise InvalidVideoError(f"{name} has no frames")
     steps = np.arange(frames)
@@ -84,7 +90,11 @@ def sample_indices(
     stride = num_frames // frames
     start = 0
     if sampling == "random":
-        start = int(np.random.default_rng(seed).integers(0, num_frames - (frames - 1) * stride))
+        try:
+            rng = np.random.default_rng(seed)
+        except (TypeError, ValueError) as err:
+            raise InvalidArgumentError(f"seed must be None, a non-negative integer or a list of them: {err}") from None
+        start = int(rng.integers(0, num_frames - (frames - 1) * stride))
     return start + steps * stride
 
 
@@ -105,8 +115,10 @@ def load_video(
     ``size``: an int resizes the short side to ``size`` and crops the centre square;
     ``(H, W)`` resizes straight to that size (no crop, as the authors' pipeline does
     at 224×224); ``None`` keeps the native size. Grey videos come out with 3 channels.
-    Decoding runs sequentially up to the last sampled frame (no seeking: keyframe
-    seeks are inexact), and only the sampled frames are converted and kept.
+    Only the sampled frames are converted and kept; a sampled frame more than
+    ``SEEK_GAP`` frames ahead is reached by seeking to the keyframe before it (exact:
+    frame indices come from timestamps; a stream without a constant frame rate is
+    decoded in order instead), so memory and time do not grow with the video's length.
 
     Returns float32 in ``[0, 1]``, or uint8 in ``0..255`` with ``dtype=torch.uint8``.
     Raises InvalidVideoError for a missing, empty, corrupted or non-video file.
@@ -325,7 +337,10 @@ def _video_stream(container, path: Path):
     if not container.streams.video:
         kinds = sorted({s.type for s in container.streams}) or ["no streams"]
         raise InvalidVideoError(f"{path}: no video stream (holds {', '.join(kinds)})")
-    return container.streams.video[0]
+    stream = container.streams.video[0]
+    if stream.codec_context is None:  # the codec tag names no decoder PyAV has (or was damaged)
+        raise InvalidVideoError(f"{path}: no decoder for its video stream (codec unknown or damaged)")
+    return stream
 
 
 def _count_packets(container, stream, path: Path) -> int:

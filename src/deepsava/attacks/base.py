@@ -9,6 +9,8 @@ generator aims at (its loss and its success test) is the attack's ``criterion``
 (:mod:`deepsava.attacks.criteria`): misclassification unless another is given.
 """
 
+import math
+import numbers
 import time
 from dataclasses import dataclass, field
 
@@ -19,6 +21,18 @@ from deepsava.errors import InvalidArgumentError, InvalidVideoError
 from deepsava.perturb import frame_ssim, gather_frames, l21, scatter_frames
 from deepsava.perturb.ssim import WINDOW
 from deepsava.video import check_videos
+
+
+def check_finite(**values) -> None:
+    """Raise InvalidArgumentError naming the first value that is not a finite real number (None is skipped)."""
+    for name, value in values.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)
+                                  or not math.isfinite(value)):
+            raise InvalidArgumentError(f"{name} must be a finite number, got {value!r}")
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 @dataclass
@@ -92,10 +106,14 @@ class VideoAttack:
                  targeted: bool = False, seed: int = 0, selector_options: dict | None = None, criterion=None):
         from deepsava.select import make_selector
 
-        if not isinstance(frames, int) or frames <= 0:
+        if not _is_count(frames):
             raise InvalidArgumentError(f"frames must be a positive integer, got {frames!r}")
-        if not isinstance(steps, int) or steps <= 0:
+        if not _is_count(steps):
             raise InvalidArgumentError(f"steps must be a positive integer, got {steps!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+            raise InvalidArgumentError(f"seed must be an integer in [0, 2**63), got {seed!r}")
+        if not isinstance(targeted, bool):
+            raise InvalidArgumentError(f"targeted must be True or False, got {targeted!r}")
         if criterion is not None and targeted:
             raise InvalidArgumentError("targeted=True is a classification setting: pass"
                                        " criterion=Misclassification(targeted=True) instead")

@@ -13,7 +13,7 @@ evaluation, so every video the model sees, and the one returned, is within it.
 
 import torch
 
-from deepsava.attacks.base import Optimised, VideoAttack
+from deepsava.attacks.base import Optimised, VideoAttack, check_finite
 from deepsava.errors import InvalidArgumentError
 from deepsava.perturb import MODES, frame_rms, gather_frames, ssim
 from deepsava.perturb.combined import perturb_frames
@@ -79,6 +79,7 @@ class DeepSAVA(VideoAttack):
                  steps: int | None = None, lr: float = 0.01, noise_lr: float | None = None, flow_lr: float | None = None,
                  ssim_budget: float | None = None, l21_budget: float | None = None, targeted: bool = False,
                  seed: int = 0, selector_options: dict | None = None, criterion=None):
+        check_finite(lam=lam, lr=lr, noise_lr=noise_lr, flow_lr=flow_lr, ssim_budget=ssim_budget, l21_budget=l21_budget)
         if mode not in MODES:
             raise InvalidArgumentError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
         if ssim_budget is not None and not 0.0 < ssim_budget <= 1.0:

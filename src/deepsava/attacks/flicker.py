@@ -32,7 +32,7 @@ selector (default the first ones), the paper's Sparse Flickering baseline.
 
 import torch
 
-from deepsava.attacks.base import Optimised, VideoAttack
+from deepsava.attacks.base import Optimised, VideoAttack, check_finite
 from deepsava.errors import InvalidArgumentError
 from deepsava.perturb import gather_frames
 
@@ -78,6 +78,8 @@ class Flicker(VideoAttack):
     def __init__(self, model, frames: int | None = None, selector="first", steps: int = 100, lr: float = 0.01,
                  beta_thickness: float = 0.1, beta_roughness: float = 0.1, kappa: float = 0.05,
                  max_offset: float = 0.2, targeted: bool = False, seed: int = 0, selector_options: dict | None = None):
+        check_finite(lr=lr, beta_thickness=beta_thickness, beta_roughness=beta_roughness, kappa=kappa,
+                     max_offset=max_offset)
         for label, value in (("beta_thickness", beta_thickness), ("beta_roughness", beta_roughness), ("kappa", kappa)):
             if not value >= 0.0:
                 raise InvalidArgumentError(f"{label} must be non-negative, got {value}")

@@ -16,7 +16,7 @@ use inside a training loop; calling the attack gives the usual AttackResult.
 
 import torch
 
-from deepsava.attacks.base import Optimised, VideoAttack
+from deepsava.attacks.base import Optimised, VideoAttack, check_finite
 from deepsava.errors import InvalidArgumentError
 from deepsava.perturb import gather_frames, scatter_frames
 
@@ -45,6 +45,7 @@ class PGD(VideoAttack):
     def __init__(self, model, eps: float = 8 / 255, alpha: float = 2 / 255, steps: int = 10,
                  random_start: bool = True, frames: int | None = None, selector="first", early_stop: bool = False,
                  targeted: bool = False, seed: int = 0, selector_options: dict | None = None):
+        check_finite(eps=eps, alpha=alpha)
         if not 0.0 < eps <= 1.0:
             raise InvalidArgumentError(f"eps must lie in (0, 1], got {eps}")
         if not alpha > 0.0:

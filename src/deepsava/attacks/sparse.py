@@ -28,7 +28,7 @@ model sees, x^ - x (after clipping to [0, 1] and any budget projection), on the
 
 import torch
 
-from deepsava.attacks.base import Optimised, VideoAttack
+from deepsava.attacks.base import Optimised, VideoAttack, check_finite
 from deepsava.attacks.deepsava import project_to_budget
 from deepsava.errors import InvalidArgumentError
 from deepsava.perturb import gather_frames, l21
@@ -63,6 +63,7 @@ class Sparse(VideoAttack):
                  lr: float = 0.01, init: float = INITIAL_NOISE, l21_budget: float | None = None,
                  ssim_budget: float | None = None, targeted: bool = False, seed: int = 0,
                  selector_options: dict | None = None):
+        check_finite(lam=lam, lr=lr, init=init, l21_budget=l21_budget, ssim_budget=ssim_budget)
         if ssim_budget is not None and not 0.0 < ssim_budget <= 1.0:
             raise InvalidArgumentError(f"ssim_budget must lie in (0, 1], got {ssim_budget}")
         if l21_budget is not None and not l21_budget > 0.0:

@@ -40,6 +40,8 @@ def load_dataset(
     """
     if name not in DATASETS:
         raise InvalidArgumentError(f"unknown dataset {name!r}: known datasets are {', '.join(DATASETS)}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise InvalidArgumentError(f"seed must be an integer in [0, 2**32 - 1], got {seed!r}")
     if name == "moving-digits" and root is not None:
         if split != "test" or frames is not None or size != 64 or options:
             raise InvalidArgumentError(

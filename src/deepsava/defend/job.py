@@ -53,7 +53,7 @@ def run_defend(method: str, params: dict, *, model: str, dataset: str, out: str,
             raise InvalidArgumentError(f"--weights {weights} was trained on classes {start_meta['classes']}, not"
                                        f" {dataset}'s {train_set.classes}")
         seed_everything(seed)
-        net = create_model(model, len(train_set.classes), preset, path)
+        net = create_model(model, len(train_set.classes), preset, path, fine_tune=True)
         data = {"dataset": dataset, "frames": train_set[0][0].shape[0], "size": size, "root": root}
         metadata = {
             "classes": list(train_set.classes), **data,

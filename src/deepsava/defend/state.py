@@ -22,10 +22,10 @@ import os
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from deepsava.errors import InvalidArgumentError
+from deepsava.errors import InvalidArgumentError, InvalidCheckpointError
 from deepsava.models.weights import load_weights_file
 
 
@@ -65,10 +65,17 @@ def read_state(path: Path, identity: dict) -> dict:
     """The state in ``path`` (``{"document": ..., "tensors": ...}``) after checking it belongs to this run.
 
     Raises InvalidArgumentError naming the settings that differ when the file
-    belongs to a run with another identity.
+    belongs to a run with another identity, InvalidCheckpointError when it cannot be read.
     """
-    with safe_open(str(path), "pt") as f:
-        document = json.loads((f.metadata() or {}).get("state", "{}"))
+    try:
+        with safe_open(str(path), "pt") as f:
+            document = json.loads((f.metadata() or {}).get("state", "{}"))
+    except (SafetensorError, OSError, ValueError) as err:  # ValueError: its JSON is not JSON or not UTF-8
+        raise InvalidCheckpointError(f"{path}: the interrupted run's state cannot be read ({err}): pass --force to"
+                                     " discard it and start over") from None
+    if not isinstance(document, dict):
+        raise InvalidCheckpointError(f"{path}: the interrupted run's state is not a JSON object: pass --force to"
+                                     " discard it and start over")
     stored = document.get("identity") or {}
     wanted = json.loads(json.dumps(identity))
     if stored != wanted:

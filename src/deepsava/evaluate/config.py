@@ -32,11 +32,15 @@ A configuration (``yaml.safe_load``) is a mapping::
 A template expands into one cell per combination of its models and swept
 values. Every unknown key, wrong type or out-of-range value raises
 :class:`~deepsava.errors.InvalidConfigError` naming it, e.g.
-``cells[2].attack.stpes: unknown key (did you mean steps?)``; each attack is
-also built once on a stand-in model so that its own checks run before any work.
+``cells[2].attack.stpes: unknown key (did you mean steps?)``; ``dataset.options``
+and ``selector_options`` have a schema per dataset and per selector; counts and
+sizes have upper bounds (``MAX_*``) so that a typo cannot allocate absurd memory;
+each attack is also built once on a stand-in model so that its own checks run
+before any work.
 """
 
 import difflib
+import inspect
 import itertools
 import math
 import re
@@ -46,6 +50,7 @@ from pathlib import Path
 import torch
 import yaml
 
+from deepsava.data.synthetic import CLASSES as SYNTH_CLASSES
 from deepsava.errors import DeepSAVAError, InvalidConfigError
 
 # -- field types ---------------------------------------------------------------------------
@@ -148,15 +153,41 @@ def _check_mapping(path: str, value, schema: dict[str, Field], sweeps: bool = Fa
 
 SELECTOR_NAMES = ("first", "random", "bo", "brute", "saliency", "anneal", "genetic")
 DATASET_NAMES = ("synth-actions", "moving-digits", "ucf101", "hmdb51")
+# Upper bounds where a typo would allocate absurd memory or disk (one clip of 512 frames of 512x512 is 1.6 GB).
+MAX_FRAMES, MAX_SIZE, MAX_BATCH, MAX_VIDEOS, MAX_SEED = 512, 512, 512, 100_000, 2**32 - 1
 
 DATASET = {
     "name": Field("str", required=True, choices=DATASET_NAMES),
     "root": Field("str", nullable=True),
     "split": Field("str", default="test", choices=("train", "test")),
-    "frames": Field("int", nullable=True, low=2),
-    "size": Field("int", default=64, low=8),
-    "seed": Field("int", default=0),
+    "frames": Field("int", nullable=True, low=2, high=MAX_FRAMES),
+    "size": Field("int", default=64, low=8, high=MAX_SIZE),
+    "seed": Field("int", default=0, low=0, high=MAX_SEED),
     "options": Field("map", nullable=True),
+}
+_DECODE = {"fold": Field("int", low=1, high=3), "annotations": Field("str"),
+           "sampling": Field("str", choices=("stride", "uniform", "random")),
+           "short": Field("str", choices=("loop", "pad", "refuse")), "cache": Field("bool")}
+DATASET_OPTIONS = {  # what load_dataset(name, **options) takes
+    "synth-actions": {"num_classes": Field("int", low=2, high=len(SYNTH_CLASSES)), "videos_per_class": Field("int", low=2, high=10_000),
+                      "progress": Field("bool")},
+    "moving-digits": {"sequences": Field("int", low=1, high=MAX_VIDEOS), "progress": Field("bool")},
+    "ucf101": _DECODE,
+    "hmdb51": _DECODE,
+}
+_COUNT = dict(low=1, high=100_000)
+SELECTOR_OPTIONS = {  # the options of each selector (deepsava.select)
+    "first": {},
+    "random": {},
+    "bo": {"evaluations": Field("int", **_COUNT), "initial": Field("int", **_COUNT),
+           "probe_steps": Field("int", **_COUNT), "max_candidates": Field("int", **_COUNT),
+           "max_rows": Field("int", **_COUNT)},
+    "brute": {"probe_steps": Field("int", **_COUNT), "max_rows": Field("int", **_COUNT)},
+    "saliency": {"least": Field("bool")},
+    "anneal": {"evaluations": Field("int", **_COUNT), "probe_steps": Field("int", **_COUNT),
+               "start": Field("float", low=0.0, low_open=True), "end": Field("float", low=0.0, low_open=True)},
+    "genetic": {"population": Field("int", low=2, high=100_000), "generations": Field("int", low=0, high=100_000),
+                "mutation": Field("float", low=0.0, high=1.0), "probe_steps": Field("int", **_COUNT)},
 }
 MODEL = {"checkpoint": Field("str", required=True)}
 TOP = {
@@ -164,11 +195,11 @@ TOP = {
     "description": Field("str", nullable=True),
     "dataset": Field("map", required=True),
     "models": Field("map", required=True),
-    "videos": Field("int", required=True, low=1),
-    "repeats": Field("int", default=1, low=1),
-    "seed": Field("int", default=0, low=0),
-    "batch_size": Field("int", default=8, low=1),
-    "examples": Field("int", default=2, low=0),
+    "videos": Field("int", required=True, low=1, high=MAX_VIDEOS),
+    "repeats": Field("int", default=1, low=1, high=1000),
+    "seed": Field("int", default=0, low=0, high=MAX_SEED),
+    "batch_size": Field("int", default=8, low=1, high=MAX_BATCH),
+    "examples": Field("int", default=2, low=0, high=MAX_VIDEOS),
     "cells": Field("str", required=True),  # checked by hand: a list
     "transfer": Field("str"),  # checked by hand: a list of model labels
     "compression": Field("str"),  # checked by hand: a list of CRFs
@@ -178,7 +209,7 @@ CELL = {"label": Field("str"), "model": Field("str"), "attack": Field("map", req
 _PROB = dict(low=0.0, high=1.0, low_open=True)
 _COMMON = {
     "method": Field("str", required=True, sweepable=False),
-    "steps": Field("int", low=1),
+    "steps": Field("int", low=1, high=1_000_000),
     "selector_options": Field("map", sweepable=False),
 }
 _SELECTED = {"frames": Field("int", low=1), "selector": Field("str", choices=SELECTOR_NAMES)}
@@ -246,7 +277,10 @@ def load_config(path: str | Path) -> ExperimentConfig:
     path = Path(path)
     if not path.is_file():
         raise InvalidConfigError(f"experiment config {path} does not exist")
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise InvalidConfigError(f"{path}: not UTF-8 text (byte {err.start}): save the config as UTF-8") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
@@ -274,7 +308,7 @@ def parse_config(data) -> ExperimentConfig:
                                  f" runs/<name>), got {top['name']!r}")
     dataset = _check_mapping("dataset", top["dataset"], DATASET)
     dataset = {key: dataset.get(key, spec.default) for key, spec in DATASET.items()}
-    dataset["options"] = dict(dataset["options"] or {})
+    dataset["options"] = _check_mapping("dataset.options", dataset["options"] or {}, DATASET_OPTIONS[dataset["name"]])
     models = top["models"]
     if not models:
         raise InvalidConfigError("models: name at least one model")
@@ -299,10 +333,7 @@ def _check_transfer(value, models: dict) -> list[str]:
     if not isinstance(value, list) or not value:
         raise InvalidConfigError(f"transfer: must be a non-empty list of model labels, got {value!r}")
     for j, name in enumerate(value):
-        if name not in models:
-            close = difflib.get_close_matches(str(name), list(models), n=1)
-            hint = f" (did you mean {close[0]}?)" if close else f" (models: {', '.join(models)})"
-            raise InvalidConfigError(f"transfer[{j}]: unknown model {name!r}{hint}")
+        _check_label(f"transfer[{j}]", name, models)
     return list(dict.fromkeys(value))
 
 
@@ -314,6 +345,14 @@ def _check_crfs(value) -> list[int]:
         raise InvalidConfigError(f"compression: must be a non-empty list of H.264 CRFs (0-51), got {value!r}")
     crf = Field("int", low=0, high=51)
     return list(dict.fromkeys(_check_value(f"compression[{j}]", crf, v) for j, v in enumerate(value)))
+
+
+def _check_label(where: str, name, models: dict) -> None:
+    """``name`` must be one of the labels of ``models``."""
+    if not isinstance(name, str) or name not in models:
+        close = difflib.get_close_matches(str(name), list(models), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else f" (models: {', '.join(models)})"
+        raise InvalidConfigError(f"{where}: unknown model {name!r}{hint}")
 
 
 def _expand(i: int, entry, models: dict, start: int) -> list[CellSpec]:
@@ -331,18 +370,14 @@ def _expand(i: int, entry, models: dict, start: int) -> list[CellSpec]:
     chosen = entry.get("model", list(models))
     chosen = chosen if isinstance(chosen, list) else [chosen]
     for j, name in enumerate(chosen):
-        if name not in models:
-            close = difflib.get_close_matches(str(name), list(models), n=1)
-            hint = f" (did you mean {close[0]}?)" if close else f" (models: {', '.join(models)})"
-            where = f"{path}.model" + (f"[{j}]" if isinstance(entry.get("model"), list) else "")
-            raise InvalidConfigError(f"{where}: unknown model {name!r}{hint}")
+        _check_label(f"{path}.model" + (f"[{j}]" if isinstance(entry.get("model"), list) else ""), name, models)
     attack = entry["attack"]
     if not isinstance(attack, dict):
         raise InvalidConfigError(f"{path}.attack: must be a mapping with a method, got {attack!r}")
     method = attack.get("method")
     if method is None:
         raise InvalidConfigError(f"{path}.attack.method: required key missing (one of {', '.join(ATTACKS)})")
-    if method not in ATTACKS:
+    if not isinstance(method, str) or method not in ATTACKS:
         close = difflib.get_close_matches(str(method), list(ATTACKS), n=1)
         hint = f" (did you mean {close[0]}?)" if close else f" (one of {', '.join(ATTACKS)})"
         raise InvalidConfigError(f"{path}.attack.method: unknown method {method!r}{hint}")
@@ -353,6 +388,11 @@ def _expand(i: int, entry, models: dict, start: int) -> list[CellSpec]:
     for combo in combos:
         values = dict(zip(swept_keys, combo))
         spec = {**params, **values}
+        selector = spec.get("selector", inspect.signature(attack_class(method)).parameters["selector"].default)
+        if spec.get("selector_options"):
+            if not SELECTOR_OPTIONS[selector]:
+                raise InvalidConfigError(f"{path}.attack.selector_options: selector {selector} takes no options")
+            _check_mapping(f"{path}.attack.selector_options", spec["selector_options"], SELECTOR_OPTIONS[selector])
         _try_build(f"{path}.attack", spec)
         base = label or method
         shown = ", ".join(f"{k}={v}" for k, v in values.items())
@@ -380,11 +420,15 @@ def _try_build(path: str, spec: dict) -> None:
         raise InvalidConfigError(f"{path}: {err}") from None
 
 
-def build_attack(model, spec: dict, seed: int):
-    """The attack a cell's spec describes, on ``model``, with ``seed``."""
+def attack_class(method: str):
+    """The attack class of a method name of :data:`ATTACKS`."""
     from deepsava.attacks import FGSM, PGD, DeepSAVA, Flicker, Sparse, SparseFlicker
 
-    classes = {"deepsava": DeepSAVA, "sparse": Sparse, "flicker": Flicker, "sparse-flicker": SparseFlicker,
-               "pgd": PGD, "fgsm": FGSM}
+    return {"deepsava": DeepSAVA, "sparse": Sparse, "flicker": Flicker, "sparse-flicker": SparseFlicker,
+            "pgd": PGD, "fgsm": FGSM}[method]
+
+
+def build_attack(model, spec: dict, seed: int):
+    """The attack a cell's spec describes, on ``model``, with ``seed``."""
     params = {k: v for k, v in spec.items() if k != "method"}
-    return classes[spec["method"]](model, seed=seed, **params)
+    return attack_class(spec["method"])(model, seed=seed, **params)

@@ -29,6 +29,7 @@ a second Ctrl-C stops at once (stored batches are still whole).
 
 import contextlib
 import hashlib
+import inspect
 import json
 import math
 import os
@@ -125,14 +126,35 @@ def cell_key(canonical: dict) -> str:
     return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()[:20]
 
 
+def _known_classes(ds: dict) -> list[str] | None:
+    """The classes of a generated dataset, known without generating it (None for the other datasets)."""
+    if ds["name"] != "synth-actions":
+        return None
+    from deepsava.data.synthetic import CLASSES, synth_actions
+
+    count = ds["options"].get("num_classes", inspect.signature(synth_actions).parameters["num_classes"].default)
+    return list(CLASSES[:count])
+
+
 def prepare(config: ExperimentConfig, device: torch.device):
     """Load dataset and models, check they fit, and key every cell -> (dataset, models, cells)."""
     from deepsava.data import load_dataset
     from deepsava.models import load_checkpoint
+    from deepsava.models.checkpoint import inspect_checkpoint
 
     used = list(dict.fromkeys([cell.model for cell in config.cells] + config.transfer))
     stems = {label: _checkpoint_stem(label, config.models[label]["checkpoint"]) for label in used}
     ds = config.dataset
+    known = _known_classes(ds)
+    for label, stem in stems.items():  # metadata and weights' shapes, before the dataset is generated
+        try:
+            meta = inspect_checkpoint(stem)
+        except DeepSAVAError as err:
+            raise InvalidConfigError(f"models.{label}.checkpoint: {err}") from None
+        if known is not None and (meta["num_classes"] != len(known) or meta.get("classes", known) != known):
+            recorded = meta.get("classes") or meta["num_classes"]
+            raise InvalidConfigError(f"models.{label}.checkpoint: the model's classes ({recorded}) do not match"
+                                     f" {ds['name']}'s {known}")
     try:
         dataset = load_dataset(ds["name"], split=ds["split"], root=ds["root"], frames=ds["frames"], size=ds["size"],
                                seed=ds["seed"], **ds["options"])
@@ -273,7 +295,7 @@ def run_experiment(config: str | Path | ExperimentConfig, out: str | Path | None
     if not isinstance(config, ExperimentConfig):
         config = load_config(config)
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise InvalidConfigError(f"--limit must be a positive integer, got {limit!r}")
+        raise InvalidArgumentError(f"--limit must be a positive integer, got {limit!r}")
     with session(device) as ranks:
         return _run_sharded(config, out, limit, device, force, progress, console, ranks)
 
@@ -306,7 +328,7 @@ def _run_sharded(config: ExperimentConfig, out, limit, device: str, force: bool,
             store.set_meta("config_source", config.source)
             store.set_meta("resume_command", outcome.resume_command)
             if config.source:
-                (out / "config.yaml").write_text(config.source)
+                _write_config(out, config.source)
         merge_shards(store, out, ranks)  # what a killed sharded run left behind
         stored = from_main(ranks, lambda: {(c.key, r): store.done(c.key, r) for c in cells for r in range(config.repeats)})
 
@@ -350,6 +372,18 @@ def _run_sharded(config: ExperimentConfig, out, limit, device: str, force: bool,
         with atomic_path(out / "summary.json") as tmp:
             tmp.write_text(json.dumps(_jsonable(outcome.summary), indent=2) + "\n")
     return outcome
+
+
+def _write_config(out: Path, source: str) -> None:
+    """``out/config.yaml`` := ``source`` (atomically); an earlier, different one is kept as ``config.<n>.yaml``."""
+    path = out / "config.yaml"
+    if path.is_file() and path.read_bytes() != source.encode():
+        n = 1
+        while (out / f"config.{n}.yaml").exists():
+            n += 1
+        os.replace(path, out / f"config.{n}.yaml")
+    with atomic_path(path) as tmp:
+        tmp.write_text(source)
 
 
 def _check_folder(out: Path, name: str, force: bool) -> None:
@@ -413,12 +447,32 @@ def summarize_cells(store: ResultStore, cells: list[PreparedCell], dataset, orde
     return rows
 
 
+_NUMBERS = ("iterations", "ssim", "l21", "seconds")
+
+
+def _check_stored(path, key: str, config, records: list) -> None:
+    """Raise InvalidArgumentError unless a stored cell has a config object and records the metrics can read."""
+    attack = config.get("attack", {}) if isinstance(config, dict) else None
+    if not (isinstance(attack, dict) and isinstance(attack.get("spec", {}), dict)):
+        raise InvalidArgumentError(f"{path}: cell {key} has no configuration object: not a deepsava result store")
+    for record in records:
+        if not (isinstance(record, dict) and isinstance(record.get("video_id"), str)
+                and all(isinstance(record.get(k), bool) for k in ("clean_correct", "success"))
+                and all(isinstance(record.get(k), (int, float)) for k in _NUMBERS)):
+            raise InvalidArgumentError(f"{path}: a record of cell {key} is not an attack result (it needs video_id,"
+                                       f" clean_correct, success, {', '.join(_NUMBERS)}): {str(record)[:80]}")
+
+
 def summarize_store(path: str | Path) -> list[dict]:
-    """Per-cell metrics of every cell in a result store (all stored videos), e.g. for reports."""
+    """Per-cell metrics of every cell in a result store (all stored videos), e.g. for reports.
+
+    Raises InvalidArgumentError when a stored cell or record is not what deepsava writes.
+    """
     with ResultStore(path) as store:
         rows = []
         for key, info in store.cells().items():
             records = store.records(key)
+            _check_stored(path, key, info["config"], records)
             if not records:
                 continue
             repeats = sorted({rec.get("repeat", 0) for rec in records})

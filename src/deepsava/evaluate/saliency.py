@@ -60,7 +60,7 @@ class SaliencyView:
     predictions: list[str]
 
     def save(self, folder: str | Path) -> Path:
-        path = Path(folder) / f"saliency-{_safe(self.video)}.npz"
+        path = saliency_file(folder, self.video)
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(path, video=self.video, label=self.label, frames=self.frames.astype(np.float16),
                             models=np.array(self.models), maps=self.maps.astype(np.float32), curves=self.curves,
@@ -73,6 +73,11 @@ class SaliencyView:
             return cls(str(data["video"]), str(data["label"]), data["frames"].astype(np.float32),
                        [str(m) for m in data["models"]], data["maps"], data["curves"],
                        [str(p) for p in data["predictions"]])
+
+
+def saliency_file(folder: str | Path, video: str) -> Path:
+    """Where :meth:`SaliencyView.save` writes the view of ``video`` in ``folder``."""
+    return Path(folder) / f"saliency-{_safe(video)}.npz"
 
 
 def _safe(text: str) -> str:

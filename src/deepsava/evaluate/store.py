@@ -57,12 +57,10 @@ class ResultStore:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(str(self.path), timeout=LOCK_TIMEOUT_S, isolation_level=None)
-        # Switching a new file to WAL while another process does the same can report
-        # "database is locked" at once, without waiting on the busy timeout: retry.
-        _retry_while_locked(lambda: self.db.execute("PRAGMA journal_mode=WAL"))
-        self.db.execute("PRAGMA synchronous=FULL")
-        _retry_while_locked(lambda: self.db.executescript(SCHEMA))
+        try:
+            self.db = _connect(self.path)
+        except sqlite3.OperationalError as err:  # a folder, no permission, locked past the timeout
+            raise OSError(None, f"cannot open the result database ({err})", str(self.path)) from None
 
     def __enter__(self):
         return self
@@ -154,6 +152,23 @@ class _Transaction:
     def __exit__(self, exc_type, exc, tb):
         self.db.execute("ROLLBACK" if exc_type else "COMMIT")
         return False
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """A connection to ``path`` in WAL mode with the schema; closed again if any step fails."""
+    db = sqlite3.connect(str(path), timeout=LOCK_TIMEOUT_S, isolation_level=None)
+    try:
+        # Switching a new file to WAL while another process does the same can report
+        # "database is locked" at once, without waiting on the busy timeout: retry.
+        mode = _retry_while_locked(lambda: db.execute("PRAGMA journal_mode=WAL").fetchone()[0])
+        if mode != "wal":
+            raise OSError(None, f"SQLite cannot keep the result database in WAL mode (got {mode!r})", str(path))
+        db.execute("PRAGMA synchronous=FULL")
+        _retry_while_locked(lambda: db.executescript(SCHEMA))
+    except BaseException:
+        db.close()
+        raise
+    return db
 
 
 def _retry_while_locked(operation):

@@ -14,8 +14,8 @@ from safetensors.torch import save_file
 from deepsava.data.cache import atomic_path
 from deepsava.errors import InvalidArgumentError, InvalidCheckpointError
 from deepsava.models.base import VideoClassifier
-from deepsava.models.registry import create_model
-from deepsava.models.weights import load_weights_file, match_state_dict
+from deepsava.models.registry import create_model, expected_shapes, identify
+from deepsava.models.weights import header_shapes, load_weights_file, match_state_dict, shape_problems
 
 SHIPPED = ("i3d", "inception-v3", "cnn-lstm", "cnn-rnn", "cnn-gru",
            "cnn-lstm-shared", "cnn-rnn-shared", "cnn-gru-shared")  # *-shared: heads over inception-v3's frozen CNN
@@ -66,20 +66,21 @@ def save_checkpoint(model: VideoClassifier, path: str | Path, metadata: dict) ->
 
     Each file is written under a temporary name and renamed, so a kill never leaves half a checkpoint.
     """
+    meta = {**metadata, "model": model.name, "preset": model.preset, "num_classes": model.num_classes}
+    return write_checkpoint(model, path, meta)
+
+
+def write_checkpoint(model: torch.nn.Module, path: str | Path, metadata: dict) -> Path:
+    """Write ``model``'s weights to ``<path>.safetensors`` and ``metadata`` (+ ``torch_version``) to ``<path>.json``.
+
+    Each file is written under a temporary name and renamed onto its own; returns the stem.
+    """
     stem = _stem(path)
-    stem.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     with atomic_path(_file(stem, ".safetensors")) as tmp:
         save_file(state, str(tmp))
-    meta = {
-        **metadata,
-        "model": model.name,
-        "preset": model.preset,
-        "num_classes": model.num_classes,
-        "torch_version": torch.__version__,
-    }
     with atomic_path(_file(stem, ".json")) as tmp:
-        tmp.write_text(json.dumps(meta, indent=2) + "\n")
+        tmp.write_text(json.dumps({**metadata, "torch_version": torch.__version__}, indent=2) + "\n")
     return stem
 
 
@@ -100,24 +101,45 @@ def read_metadata(path: str | Path, required: tuple[str, ...] = ("model", "prese
     return meta
 
 
+def inspect_checkpoint(path: str | Path) -> dict:
+    """Check a checkpoint without loading it: its metadata, and the weights' shapes against the model it names.
+
+    Reads ``<path>.json`` and only the header of ``<path>.safetensors``; returns the metadata.
+    Raises InvalidCheckpointError when a file is missing or unreadable, or when the weights do
+    not fit the architecture, preset or class count recorded (saying what they are instead).
+    """
+    stem = _stem(path)
+    meta = read_metadata(stem)
+    recorded = f"{meta['model']}, {meta['preset']} preset, {meta['num_classes']} classes"
+    try:
+        expected = expected_shapes(meta["model"], meta["num_classes"], meta["preset"])
+    except InvalidArgumentError as err:
+        raise InvalidCheckpointError(f"checkpoint {stem}: {err}") from None
+    weights = _file(stem, ".safetensors")
+    if not weights.is_file():
+        raise InvalidCheckpointError(f"checkpoint weights {weights} do not exist")
+    found = header_shapes(weights)
+    problems = shape_problems(expected, found)
+    if problems:
+        looks = identify(found)
+        hint = f"; they are the weights of {looks}" if looks else ""
+        raise InvalidCheckpointError(f"checkpoint {stem} (metadata: {recorded}): weights do not fit model"
+                                     f" {meta['model']}: " + "; ".join(problems) + hint)
+    return meta
+
+
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[VideoClassifier, dict]:
     """Rebuild the model the metadata names, load its weights strictly; return ``(model in eval mode, metadata)``.
 
     Raises InvalidCheckpointError when a file is missing or unreadable, or
-    when the weights do not fit the architecture or class count recorded.
+    when the weights do not fit the architecture or class count recorded
+    (checked on the file's header, before anything is allocated).
     """
     stem = _stem(path)
-    meta = read_metadata(stem)
-    try:
-        model = create_model(meta["model"], meta["num_classes"], meta["preset"])
-    except InvalidArgumentError as err:
-        raise InvalidCheckpointError(f"checkpoint {stem}: {err}") from None
+    meta = inspect_checkpoint(stem)
+    model = create_model(meta["model"], meta["num_classes"], meta["preset"])
     state = load_weights_file(_file(stem, ".safetensors"))
-    try:
-        match_state_dict(model, state)
-    except InvalidCheckpointError as err:
-        recorded = f"{meta['model']}, {meta['num_classes']} classes"
-        raise InvalidCheckpointError(f"checkpoint {stem} (metadata: {recorded}): {err}") from None
+    match_state_dict(model, state)
     model.load_state_dict(state)
     return model.to(device).eval(), meta
 
@@ -160,5 +182,4 @@ def starting_weights(spec: str | None) -> tuple[Path | None, dict]:
         raise InvalidArgumentError(f"--weights {spec}: no such file (give a weights file, a checkpoint stem or"
                                    " shipped:NAME)")
     meta_path = path.with_suffix(".json")
-    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-    return path, meta
+    return path, read_metadata(path, required=()) if meta_path.is_file() else {}

@@ -13,15 +13,13 @@ Checkpoints follow the classifiers' layout, ``<stem>.safetensors`` + ``<stem>.js
 training command); they are read with safetensors only.
 """
 
-import json
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
 from torch import nn
 
 from deepsava.errors import InvalidCheckpointError, InvalidVideoError
-from deepsava.models.checkpoint import read_metadata
+from deepsava.models.checkpoint import read_metadata, write_checkpoint
 from deepsava.models.weights import load_weights_file, match_state_dict
 from deepsava.video import check_videos
 
@@ -80,15 +78,9 @@ class NextFramePredictor(nn.Module):
 
 
 def save_predictor(model: NextFramePredictor, path: str | Path, metadata: dict) -> Path:
-    """Write ``<path>.safetensors`` and ``<path>.json``; return the stem."""
-    stem = Path(path)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
-              str(stem.parent / (stem.name + ".safetensors")))
-    meta = {**metadata, "model": model.name, "channels": model.channels, "hidden": model.hidden,
-            "torch_version": torch.__version__}
-    (stem.parent / (stem.name + ".json")).write_text(json.dumps(meta, indent=2) + "\n")
-    return stem
+    """Write ``<path>.safetensors`` and ``<path>.json`` (each under a temporary name, then renamed); return the stem."""
+    meta = {**metadata, "model": model.name, "channels": model.channels, "hidden": model.hidden}
+    return write_checkpoint(model, path, meta)
 
 
 def load_predictor(path: str | Path | None = None, device: str | torch.device = "cpu") -> tuple[NextFramePredictor, dict]:

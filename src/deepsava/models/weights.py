@@ -4,7 +4,7 @@ import pickle
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 from torch import nn
 
@@ -52,19 +52,23 @@ def _summarise(keys: list[str], limit: int = 4) -> str:
     return f"{shown} (+{len(keys) - limit} more)" if len(keys) > limit else shown
 
 
-def match_state_dict(model: nn.Module, state: dict, allow_missing: tuple[str, ...] = ()) -> None:
-    """Raise InvalidCheckpointError unless ``state`` fits ``model`` key for key and shape for shape.
+def header_shapes(path: str | Path) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every tensor in a ``.safetensors`` file, read from its header only (nothing allocated)."""
+    try:
+        with safe_open(str(path), "pt") as f:
+            return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError) as err:
+        raise InvalidCheckpointError(f"cannot read weights file {path}: {_first_sentence(str(err))}") from None
 
-    Keys starting with a prefix in ``allow_missing`` may be absent from ``state``.
+
+def shape_problems(own: dict[str, tuple], found: dict[str, tuple], allow_missing: tuple[str, ...] = ()) -> list[str]:
+    """What keeps tensors of shapes ``found`` (a file) from fitting a model whose tensors have shapes ``own``.
+
+    Keys starting with a prefix in ``allow_missing`` may be absent from ``found``. Empty when they fit.
     """
-    own = model.state_dict()
-    missing = [k for k in own if k not in state and not k.startswith(allow_missing)]
-    unexpected = [k for k in state if k not in own]
-    mismatched = [
-        f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
-        for k in state
-        if k in own and state[k].shape != own[k].shape
-    ]
+    missing = [k for k in own if k not in found and not k.startswith(allow_missing)]
+    unexpected = [k for k in found if k not in own]
+    mismatched = [f"{k} {tuple(found[k])} vs {tuple(own[k])}" for k in found if k in own and tuple(found[k]) != tuple(own[k])]
     problems = []
     if missing:
         problems.append(f"{len(missing)} missing keys: {_summarise(missing)}")
@@ -72,6 +76,26 @@ def match_state_dict(model: nn.Module, state: dict, allow_missing: tuple[str, ..
         problems.append(f"{len(unexpected)} unexpected keys: {_summarise(unexpected)}")
     if mismatched:
         problems.append(f"{len(mismatched)} shape mismatches (file vs model): {_summarise(mismatched)}")
+    return problems
+
+
+def shapes_of(state: dict[str, torch.Tensor]) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of a state dict's tensors."""
+    return {k: tuple(v.shape) for k, v in state.items()}
+
+
+def match_state_dict(model: nn.Module, state: dict, allow_missing: tuple[str, ...] = (), whole: dict | None = None) -> None:
+    """Raise InvalidCheckpointError unless ``state`` fits ``model`` key for key and shape for shape.
+
+    Keys starting with a prefix in ``allow_missing`` may be absent from ``state``. The message
+    says which model the weights are when they (``whole``, default ``state``) are a whole
+    deepsava model of another kind.
+    """
+    from deepsava.models.registry import identify
+
+    problems = shape_problems(shapes_of(model.state_dict()), shapes_of(state), allow_missing)
     if problems:
         name = getattr(model, "name", type(model).__name__)
-        raise InvalidCheckpointError(f"weights do not fit model {name}: " + "; ".join(problems))
+        looks = identify(shapes_of(state if whole is None else whole))
+        hint = f"; they are the weights of {looks}" if looks else ""
+        raise InvalidCheckpointError(f"weights do not fit model {name}: " + "; ".join(problems) + hint)

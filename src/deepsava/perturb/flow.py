@@ -27,11 +27,14 @@ def warp(frames: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     """Warp frames (N, C, H, W) by flow (N, 2, H, W) in pixels -> (N, C, H, W).
 
     Bilinear sampling written with gathers rather than ``grid_sample`` so that no
-    round trip through normalised coordinates blurs an integer shift.
+    round trip through normalised coordinates blurs an integer shift. A flow with
+    NaN or Inf raises InvalidArgumentError (it has no sampling location).
     """
     n, c, h, w = frames.shape
     if flow.shape != (n, 2, h, w):
         raise InvalidArgumentError(f"flow must have shape {(n, 2, h, w)}, got {tuple(flow.shape)}")
+    if not flow.is_floating_point() or not torch.isfinite(flow.detach().sum()):  # a NaN or Inf anywhere, cheaply
+        raise InvalidArgumentError("flow must be a finite float tensor (pixels), got NaN, Inf or integers")
     rows, cols = _pixel_grid(h, w, frames.device, frames.dtype)
     x = (cols + flow[:, 0]).clamp(0, w - 1)
     y = (rows + flow[:, 1]).clamp(0, h - 1)

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from deepsava.errors import InvalidArgumentError
+from deepsava.video import check_videos
 
 WINDOW = 11
 SIGMA = 1.5
@@ -39,12 +40,21 @@ def _blur(x: torch.Tensor) -> torch.Tensor:
 def ssim(images: torch.Tensor, references: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
     """Mean SSIM of each image against its reference: (N, C, H, W) x2 -> (N,).
 
-    Images must be at least 11x11. Differentiable in both arguments. Computed in
-    float32 (float64 stays float64) even under autocast: the variances are
-    differences of nearly equal moments, which bfloat16 cannot resolve.
+    Images must be float and at least 11x11. Differentiable in both arguments. Computed
+    in float32 (float64 stays float64) even under autocast: the variances are
+    differences of nearly equal moments, which bfloat16 cannot resolve. Values are
+    not scanned (this runs inside every attack step): NaN in gives NaN out; the
+    video-level :func:`frame_ssim` and :func:`video_ssim` check their inputs.
     """
+    if not (isinstance(images, torch.Tensor) and isinstance(references, torch.Tensor)):
+        raise InvalidArgumentError("ssim expects two tensors (N, C, H, W)")
     if images.shape != references.shape or images.dim() != 4:
         raise InvalidArgumentError(f"ssim expects two (N, C, H, W) tensors of one shape, got {tuple(images.shape)} and {tuple(references.shape)}")
+    if not (images.is_floating_point() and references.is_floating_point()):
+        raise InvalidArgumentError(f"ssim expects float images in [0, data_range], got {images.dtype} and"
+                                   f" {references.dtype}")
+    if isinstance(data_range, bool) or not isinstance(data_range, (int, float)) or not 0 < data_range < float("inf"):
+        raise InvalidArgumentError(f"data_range must be a positive finite number, got {data_range!r}")
     if min(images.shape[-2:]) < WINDOW:
         raise InvalidArgumentError(f"ssim needs frames of at least {WINDOW}x{WINDOW}, got {tuple(images.shape[-2:])}")
     c1, c2 = (K1 * data_range) ** 2, (K2 * data_range) ** 2
@@ -67,7 +77,9 @@ def _ssim(x: torch.Tensor, y: torch.Tensor, c1: float, c2: float) -> torch.Tenso
 
 
 def frame_ssim(videos: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
-    """SSIM of every frame: (B, T, C, H, W) x2 -> (B, T)."""
+    """SSIM of every frame: (B, T, C, H, W) x2 -> (B, T); both must be videos in [0, 1] (InvalidVideoError)."""
+    check_videos(videos)
+    check_videos(references, "references")
     b, t = videos.shape[:2]
     return ssim(videos.flatten(0, 1), references.flatten(0, 1)).view(b, t)
 
