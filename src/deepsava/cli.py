@@ -648,18 +648,25 @@ def saliency_command(
     length: int = typer.Option(40, help="Frames sampled from --video."),
     size: int = typer.Option(64, help="Frame size of the loaded clip."),
     columns: int = typer.Option(10, help="Frames drawn per model (evenly spaced)."),
+    score: str = typer.Option("logit", help="What the maps are the gradient of: logit (the true class's logit,"
+                              " Simonyan et al.) or loss (its cross-entropy, about (1 - p) times the logit's)."),
     out: str = typer.Option("runs/saliency", help="Folder for saliency-<video>.npz and its PNGs (deepsava report reads it)."),
     device: str = typer.Option("auto", help="cpu, cuda or auto."),
 ) -> None:
     """Input-gradient saliency maps overlaid on the frames, per model, and the temporal saliency curve (Appendix D)."""
+    import numpy as np
     import torch
 
     from deepsava.data import load_dataset
     from deepsava.errors import InvalidArgumentError
-    from deepsava.evaluate.saliency import SaliencyView, curve_figure, overlay_figure, saliency_maps, temporal_saliency
+    from deepsava.evaluate.saliency import (SaliencyView, curve_figure, overlay_figure, saliency_maps, temporal_saliency,
+                                            total_saliency)
     from deepsava.io import load_video
     from deepsava.runtime import resolve_device
+    from deepsava.select.saliency import SCORES
 
+    if score not in SCORES:
+        raise InvalidArgumentError(f"--score must be one of {', '.join(SCORES)}, got {score!r}")
     dev = resolve_device(device)
     models = [_load_model_spec(spec, dev) for spec in model]
     if video is not None:
@@ -677,19 +684,20 @@ def saliency_command(
         if not 0 <= label < net.num_classes:
             raise InvalidArgumentError(f"class {label} does not exist for {shown} ({net.num_classes} classes)")
     target = torch.tensor([label], device=dev)
-    maps = torch.cat([saliency_maps(net, videos, target) for net, _ in models])  # (M, T, H, W)
+    maps = torch.cat([saliency_maps(net, videos, target, score) for net, _ in models])  # (M, T, H, W)
     with torch.no_grad():
-        preds = [int(net(videos).argmax()) for net, _ in models]
+        probs = [net(videos).softmax(dim=1)[0] for net, _ in models]
     show = (lambda c: classes[c]) if classes else str  # noqa: E731
     view = SaliencyView(name, show(label), clip.permute(0, 2, 3, 1).expand(-1, -1, -1, 3).numpy(),
                         [n for _, n in models], maps.cpu().numpy(), temporal_saliency(maps).cpu().numpy(),
-                        [show(p) for p in preds])
+                        [show(int(p.argmax())) for p in probs], np.array([float(p[label]) for p in probs]), score)
     path = view.save(out)
     path.with_name(path.stem + "-maps.png").write_bytes(overlay_figure(view, columns))
     path.with_name(path.stem + "-curve.png").write_bytes(curve_figure(view))
-    for name_m, pred, curve in zip(view.models, view.predictions, view.curves):
+    for m, (name_m, pred, curve) in enumerate(zip(view.models, view.predictions, view.curves)):
         top = curve.argsort()[::-1][:3].tolist()
-        typer.echo(f"{name_m} (predicts {pred}): most salient frames {top}"
+        typer.echo(f"{name_m} (predicts {pred}, p(label) {view.confidence[m]:.3f}, total {score}-gradient"
+                   f" {total_saliency(view.maps[m]):.4g}): most salient frames {top}"
                    f" ({', '.join(f'{100 * curve[t]:.1f}%' for t in top)} of the saliency),"
                    f" least salient frame {int(curve.argmin())}")
     typer.echo(f"wrote {path} and its -maps.png, -curve.png")

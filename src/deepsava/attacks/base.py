@@ -89,13 +89,16 @@ class VideoAttack:
     name = "attack"
 
     def __init__(self, model: torch.nn.Module, frames: int = 1, selector="first", steps: int = 100,
-                 targeted: bool = False, seed: int = 0, selector_options: dict | None = None, criterion=None):
+                 targeted: bool = False, seed: int = 0, selector_options: dict | None = None, criterion=None,
+                 early_stop: bool = True):
         from deepsava.select import make_selector
 
         if not isinstance(frames, int) or frames <= 0:
             raise InvalidArgumentError(f"frames must be a positive integer, got {frames!r}")
         if not isinstance(steps, int) or steps <= 0:
             raise InvalidArgumentError(f"steps must be a positive integer, got {steps!r}")
+        if not isinstance(early_stop, bool):
+            raise InvalidArgumentError(f"early_stop must be true or false, got {early_stop!r}")
         if criterion is not None and targeted:
             raise InvalidArgumentError("targeted=True is a classification setting: pass"
                                        " criterion=Misclassification(targeted=True) instead")
@@ -104,6 +107,7 @@ class VideoAttack:
         self.steps = steps
         self.targeted = targeted
         self.seed = seed
+        self.early_stop = early_stop  # False: every video runs all ``steps`` (no stop at the first success)
         self.criterion = criterion if criterion is not None else Misclassification(targeted)
         self.selector = make_selector(selector, **(selector_options or {})) if isinstance(selector, str) else selector
 
@@ -116,8 +120,11 @@ class VideoAttack:
 
     def params(self) -> dict:
         """The attack's settings, recorded with every result."""
-        return {"frames": self.frames, "steps": self.steps, "targeted": self.targeted, "seed": self.seed,
-                "selector": getattr(self.selector, "name", type(self.selector).__name__)}
+        params = {"frames": self.frames, "steps": self.steps, "targeted": self.targeted, "seed": self.seed,
+                  "selector": getattr(self.selector, "name", type(self.selector).__name__)}
+        if not self.early_stop:  # absent by default, so that the cell keys of earlier runs stay the same
+            params["early_stop"] = False
+        return params
 
     # -- shared machinery --------------------------------------------------------------
 
@@ -243,7 +250,7 @@ class VideoAttack:
         todo = clean_correct.nonzero().flatten()
         if len(todo):
             frames[todo] = self.select_frames(videos[todo], goal[todo])
-            out = self.optimise(videos[todo], goal[todo], frames[todo], self.steps, early_stop=True)
+            out = self.optimise(videos[todo], goal[todo], frames[todo], self.steps, early_stop=self.early_stop)
             adversarial[todo], iterations[todo] = out.adversarial, out.iterations
             if out.flow is not None:
                 flow = out.flow.new_zeros(b, *out.flow.shape[1:])
