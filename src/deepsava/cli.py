@@ -568,21 +568,22 @@ def transfer_command(
     """
     from rich.table import Table
 
+    from deepsava.evaluate.analysis_report import TRANSFER_RATES, share
     from deepsava.evaluate.store import ResultStore
-    from deepsava.evaluate.transfer import FOOLING, GIVEN_SUCCESS, transfer_matrix
+    from deepsava.evaluate.transfer import transfer_matrix
 
     cfg, outcome, console = _run_analysis(config, out, limit, device, force, progress, "transfer")
     with ResultStore(outcome.store_path) as store:
         cells = [(row["model"], row["label"], store.records(row["cell_key"])) for row in outcome.summary]
-    for rate, title in ((FOOLING, "FR over videos both models classify correctly"),
-                        (GIVEN_SUCCESS, "FR among the white-box successes (the paper's Table 12)")):
-        for attack, rows in transfer_matrix(cells, cfg.transfer, rate).items():
-            table = Table(title=f"{attack}: {title} (rows: source, columns: target)")
+    matrix = transfer_matrix(cells, cfg.transfer, None)
+    for rate, (k, n), _, title in TRANSFER_RATES:
+        for attack, rows in matrix.items():
+            table = Table(title=f"{attack}: {title} (rows: source, columns: target; FR and k/n)")
             table.add_column("source")
             for target in cfg.transfer:
                 table.add_column(target, justify="right")
             for source, values in rows.items():
-                table.add_row(source, *("–" if v != v else f"{v:.1%}" for v in values.values()))
+                table.add_row(source, *(share(v[rate], v[k], v[n]) for v in values.values()))
             console.print(table)
     _finish_analysis(outcome, console)
 
@@ -604,21 +605,17 @@ def compress_eval_command(
     """
     from rich.table import Table
 
-    from deepsava.evaluate.compression import LOSSLESS, surviving_rate
-    from deepsava.evaluate.store import ResultStore
+    from deepsava.evaluate.analysis_report import compression_tables
+    from deepsava.evaluate.report import load_run
 
-    cfg, outcome, console = _run_analysis(config, out, limit, device, force, progress, "compression")
-    settings = [LOSSLESS, *map(str, cfg.compression)]
-    table = Table(title="Fooling rate surviving H.264 (videos whose compressed clean version is still correct)")
-    for name in ("model", "attack", "FR (float)", *("8-bit" if s == LOSSLESS else f"CRF {s}" for s in settings), "n"):
-        table.add_column(name, justify="left" if name in ("model", "attack") else "right")
-    with ResultStore(outcome.store_path) as store:
-        for row in outcome.summary:
-            records = store.records(row["cell_key"])
-            rates = [surviving_rate(records, s)["fooling_rate"] for s in settings]
-            table.add_row(row["model"], row["label"], f"{row['fooling_rate']:.1%}",
-                          *("–" if v != v else f"{v:.1%}" for v in rates), str(row["attacked"]))
-    console.print(table)
+    _, outcome, console = _run_analysis(config, out, limit, device, force, progress, "compression")
+    for shown in compression_tables(load_run(outcome.out)):
+        table = Table(title=shown.title, caption=shown.caption)
+        for j, name in enumerate(shown.columns):
+            table.add_column(name, justify="left" if j < shown.text_columns else "right")
+        for row in shown.rows:
+            table.add_row(*row)
+        console.print(table)
     _finish_analysis(outcome, console)
 
 
@@ -776,9 +773,11 @@ def prediction_attack_command(
     sequences: int = typer.Option(100, help="Held-out sequences attacked (the paper: 100)."),
     selectors: str = typer.Option("first,bo", help="Comma-separated key-frame selectors compared (first: the first"
                                   " frame; bo: Bayesian optimisation; also random, brute, saliency, ...)."),
-    budgets: str = typer.Option("l2,ssim", help="Comma-separated budgets: l2 (RMS change of the frame <= 0.03, the"
-                                " paper's l2 ball) and/or ssim (SSIM >= 0.95)."),
+    budgets: str = typer.Option("l2,ssim", help="Comma-separated budgets: l2 (the paper's l2 ball of 0.03, read as the"
+                                " per-pixel RMS change of the frame, = its l2,1 norm) and/or ssim (SSIM >= 0.95)."),
     steps: int = typer.Option(100, help="Adam steps of the attack."),
+    lam: float = typer.Option(0.0, help="Weight λ of Eq. C.1's SSIM term, λ·Σ(1 − SSIM); 0: the budget alone bounds"
+                              " the change."),
     lr: float = typer.Option(0.01, help="Adam learning rate of noise and flow."),
     batch_size: int = typer.Option(25, help="Sequences attacked together."),
     seed: int = typer.Option(0, help="Seed of BO and of the moving-digits test split."),
@@ -808,6 +807,8 @@ def prediction_attack_command(
             raise InvalidArgumentError(f"unknown budget {name!r}: use l2 and/or ssim")
     if not chosen or not limits or sequences < 1 or steps < 1:
         raise InvalidArgumentError("need at least one selector, one budget, one sequence and one step")
+    if not lam >= 0:
+        raise InvalidArgumentError(f"--lam must be non-negative, got {lam}")
     if (Path(out) / "prediction.json").is_file() and not force:
         raise InvalidArgumentError(f"{Path(out) / 'prediction.json'} exists: pass --force to overwrite it or choose"
                                    " another --out")
@@ -820,13 +821,13 @@ def prediction_attack_command(
     for selector in chosen:
         for budget in limits:
             seed_everything(seed)
-            outcomes.append(attack_predictor(predictor, data, selector, budget, steps, seed, lr, batch_size))
+            outcomes.append(attack_predictor(predictor, data, selector, budget, steps, seed, lr, batch_size, lam))
             typer.echo(" | ".join(summary_rows(outcomes[-1:])[0]))
     about = {"checkpoint": checkpoint or "shipped:convlstm-moving-digits", "predictor_test_mse": meta.get("test_mse"),
              "dataset": "mnist_test_seq.npy" if moving_mnist else "moving-digits", "sequences": count,
-             "frames": data.shape[1], "seed": seed, "lr": lr,
+             "frames": data.shape[1], "seed": seed, "lr": lr, "lam": lam,
              "command": f"deepsava prediction-attack --sequences {sequences} --selectors {selectors} --budgets {budgets}"
-                        f" --steps {steps} --lr {lr} --seed {seed}"
+                        f" --steps {steps} --lr {lr} --lam {lam:g} --seed {seed}"
                         + (f" --checkpoint {checkpoint}" if checkpoint else "")
                         + (f" --moving-mnist {moving_mnist}" if moving_mnist else "")}
     path = save_outcomes(out, outcomes, about)
