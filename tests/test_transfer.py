@@ -58,6 +58,19 @@ def test_a_frame_only_the_source_reads_does_not_transfer():
                 assert rates[GIVEN_SUCCESS] == 0.0 and rates["successes"] == matrix[source][source]["successes"]
 
 
+@pytest.mark.parametrize("head", ["cnn-lstm-shared", "cnn-gru-shared", "cnn-rnn-shared"])
+def test_shared_heads_read_the_frame_features_of_the_shipped_inception_v3(head):
+    """Table 12's premise: the recurrent heads run over the very frame CNN of the shipped inception-v3."""
+    from deepsava.models import load_checkpoint, shipped_checkpoint
+
+    frames, _ = load_checkpoint(shipped_checkpoint("inception-v3"))
+    model, _ = load_checkpoint(shipped_checkpoint(head))
+    mine, theirs = model.cnn.state_dict(), frames.cnn.state_dict()
+    assert len(mine) > 50 and mine.keys() == theirs.keys()
+    assert all(torch.equal(mine[name], theirs[name]) for name in mine)
+    assert set(model.state_dict()) - {f"cnn.{name}" for name in mine}  # and a head of its own on top
+
+
 @pytest.fixture(scope="module")
 def transfer_run(tmp_path_factory):
     """Two random tiny models over 2 synth-actions classes, attacked by Sparse and DeepSAVA (stopping at the first

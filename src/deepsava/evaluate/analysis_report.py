@@ -282,7 +282,7 @@ def _saliency_tables(run: Run) -> list[Table]:
                           " input gradient). Share of the most salient pixels: how concentrated it is (the share"
                           " uniform maps would give is the pixel fraction itself). From each frame's share of the"
                           " total (the temporal curve): the fewest frames that hold half (and 90%) of it, the most"
-                          " salient three frames and the least salient frame.")
+                          " salient three frames and the least salient frame.", text_columns=3)
     for view in views:
         for m, (name, pred, curve) in enumerate(zip(view.models, view.predictions, view.curves)):
             top = ", ".join(str(t) for t in curve.argsort()[::-1][:3])
