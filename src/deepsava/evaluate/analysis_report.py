@@ -52,18 +52,17 @@ def analysis_plots(run: Run) -> list[Image]:
     return _transfer_plots(run) + _compression_plots(run) + _saliency_plots(run) + _prediction_plots(run)
 
 
-# -- transfer ------------------------------------------------------------------------------------
-
-
 def share(rate: float, k: int, n: int) -> str:
     """A rate with the counts behind it: "52.9% (9/17)" ("–" when nothing counts)."""
     return f"{_pct(rate)} ({k}/{n})" if n else "–"
 
 
+# -- transfer ------------------------------------------------------------------------------------
+
 # the two transfer rates: (rate key, counts (k, n) behind it, table anchor, what is counted)
 TRANSFER_RATES = ((transfer.FOOLING, ("fooled", "n"), "table12", "FR over videos both models classify correctly"),
-                   (transfer.GIVEN_SUCCESS, ("transferred", "successes"), "table12-paper",
-                    "FR among the white-box successes (the paper's convention)"))
+                  (transfer.GIVEN_SUCCESS, ("transferred", "successes"), "table12-paper",
+                   "FR among the white-box successes (the paper's convention)"))
 
 
 def _transfer_data(run: Run):
