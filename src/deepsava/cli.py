@@ -646,7 +646,7 @@ def saliency_command(
     size: int = typer.Option(64, help="Frame size of the loaded clip."),
     columns: int = typer.Option(10, help="Frames drawn per model (evenly spaced)."),
     score: str = typer.Option("logit", help="What the maps are the gradient of: logit (the true class's logit,"
-                              " Simonyan et al.) or loss (its cross-entropy, about (1 - p) times the logit's)."),
+                              " Simonyan et al.) or loss (its cross-entropy, whose gradient also scales with 1 - p(label))."),
     out: str = typer.Option("runs/saliency", help="Folder for saliency-<video>.npz and its PNGs (deepsava report reads it)."),
     device: str = typer.Option("auto", help="cpu, cuda or auto."),
 ) -> None:
