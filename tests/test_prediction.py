@@ -72,9 +72,38 @@ def test_attack_raises_the_prediction_error_within_the_budget(held_out, budget):
     assert outcome.step_mse[0] == pytest.approx(outcome.clean_mse, rel=1e-5)  # step 0 scores the clean input
     assert outcome.attacked_frames == [0, 0, 0]
     if budget == "l2":
-        assert outcome.largest_l2 <= L2_BUDGET + 1e-6
+        assert outcome.largest_rms <= L2_BUDGET + 1e-6
     else:
         assert outcome.smallest_ssim >= SSIM_BUDGET - 1e-6
+
+
+def test_bo_picks_the_frame_whose_probe_raises_the_error_most(held_out):
+    """The paper's case: BO with the PredictionError criterion. With 5 input frames its 5 probes try every frame, so
+    its pick must be brute force's (up to ties), and the attack on it raises the error within the budget."""
+    from deepsava.select.brute import BruteForce
+
+    model, _ = load_predictor()
+    sequences = held_out[:3, 4:10]  # 5 input frames, the digits already moving
+    outcome = attack_predictor(model, sequences, "bo", "l2", steps=4, batch_size=3)
+    assert all(a > c for a, c in zip(outcome.per_sequence["adversarial"], outcome.per_sequence["clean"]))
+    assert outcome.largest_rms <= L2_BUDGET + 1e-6
+    attack = DeepSAVA(model, frames=1, selector="bo", lam=0.0, steps=4, l21_budget=L2_BUDGET, criterion=PredictionError())
+    losses = torch.stack([attack.probe(sequences[:, :-1], sequences[:, 1:], torch.full((3, 1), t), 5) for t in range(5)],
+                         dim=1)  # (3, 5): the probe loss of each single-frame mask, lower = larger error
+    chosen = losses.gather(1, torch.tensor(outcome.attacked_frames).view(3, 1)).squeeze(1)
+    assert torch.allclose(chosen, losses.min(dim=1).values, rtol=1e-5, atol=1e-9)
+    assert BruteForce().select(attack, sequences[:, :-1], sequences[:, 1:], 1, None).squeeze(1).tolist() == \
+        losses.argmin(dim=1).tolist()
+
+
+def test_lam_weighs_eq_c1_similarity_term(held_out):
+    """Eq. C.1 with λ > 0: the SSIM term holds the frame closer to the clean one than the budget alone (λ = 0)."""
+    model, _ = load_predictor()
+    free, held = (attack_predictor(model, held_out[:2, :8], "first", "ssim", steps=8, batch_size=2, lam=lam)
+                  for lam in (0.0, 1.0))
+    assert held.lam == 1.0 and "λ = 1" in held.label
+    assert held.smallest_ssim > free.smallest_ssim
+    assert held.adversarial_mse < free.adversarial_mse
 
 
 def test_prediction_attack_is_the_classifier_attack_with_another_criterion(held_out):

@@ -601,21 +601,22 @@ def transfer_command(
     """
     from rich.table import Table
 
+    from deepsava.evaluate.analysis_report import TRANSFER_RATES, share
     from deepsava.evaluate.store import ResultStore
-    from deepsava.evaluate.transfer import FOOLING, GIVEN_SUCCESS, transfer_matrix
+    from deepsava.evaluate.transfer import transfer_matrix
 
     cfg, outcome, console = _run_analysis(config, out, limit, device, force, progress, "transfer")
     with ResultStore(outcome.store_path) as store:
         cells = [(row["model"], row["label"], store.records(row["cell_key"])) for row in outcome.summary]
-    for rate, title in ((FOOLING, "FR over videos both models classify correctly"),
-                        (GIVEN_SUCCESS, "FR among the white-box successes (the paper's Table 12)")):
-        for attack, rows in transfer_matrix(cells, cfg.transfer, rate).items():
-            table = Table(title=f"{attack}: {title} (rows: source, columns: target)")
+    matrix = transfer_matrix(cells, cfg.transfer, None)
+    for rate, (k, n), _, title in TRANSFER_RATES:
+        for attack, rows in matrix.items():
+            table = Table(title=f"{attack}: {title} (rows: source, columns: target; FR and k/n)")
             table.add_column("source")
             for target in cfg.transfer:
                 table.add_column(target, justify="right")
             for source, values in rows.items():
-                table.add_row(source, *("–" if v != v else f"{v:.1%}" for v in values.values()))
+                table.add_row(source, *(share(v[rate], v[k], v[n]) for v in values.values()))
             console.print(table)
     _finish_analysis(outcome, console)
 
@@ -637,21 +638,17 @@ def compress_eval_command(
     """
     from rich.table import Table
 
-    from deepsava.evaluate.compression import LOSSLESS, surviving_rate
-    from deepsava.evaluate.store import ResultStore
+    from deepsava.evaluate.analysis_report import compression_tables
+    from deepsava.evaluate.report import load_run
 
-    cfg, outcome, console = _run_analysis(config, out, limit, device, force, progress, "compression")
-    settings = [LOSSLESS, *map(str, cfg.compression)]
-    table = Table(title="Fooling rate surviving H.264 (videos whose compressed clean version is still correct)")
-    for name in ("model", "attack", "FR (float)", *("8-bit" if s == LOSSLESS else f"CRF {s}" for s in settings), "n"):
-        table.add_column(name, justify="left" if name in ("model", "attack") else "right")
-    with ResultStore(outcome.store_path) as store:
-        for row in outcome.summary:
-            records = store.records(row["cell_key"])
-            rates = [surviving_rate(records, s)["fooling_rate"] for s in settings]
-            table.add_row(row["model"], row["label"], f"{row['fooling_rate']:.1%}",
-                          *("–" if v != v else f"{v:.1%}" for v in rates), str(row["attacked"]))
-    console.print(table)
+    _, outcome, console = _run_analysis(config, out, limit, device, force, progress, "compression")
+    for shown in compression_tables(load_run(outcome.out)):
+        table = Table(title=shown.title, caption=shown.caption)
+        for j, name in enumerate(shown.columns):
+            table.add_column(name, justify="left" if j < shown.text_columns else "right")
+        for row in shown.rows:
+            table.add_row(*row)
+        console.print(table)
     _finish_analysis(outcome, console)
 
 
@@ -681,23 +678,29 @@ def saliency_command(
     length: int = typer.Option(40, help="Frames sampled from --video."),
     size: int = typer.Option(64, help="Frame size of the loaded clip."),
     columns: int = typer.Option(10, help="Frames drawn per model (evenly spaced)."),
+    score: str = typer.Option("logit", help="What the maps are the gradient of: logit (the true class's logit,"
+                              " Simonyan et al.) or loss (its cross-entropy, whose gradient also scales with 1 - p(label))."),
     out: str = typer.Option("runs/saliency", help="Folder for saliency-<video>.npz and its PNGs (deepsava report reads it)."),
     device: str = typer.Option("auto", help="cpu, cuda or auto."),
     force: bool = typer.Option(False, "--force", help="Overwrite the .npz and PNGs of this video in --out."),
 ) -> None:
     """Input-gradient saliency maps overlaid on the frames, per model, and the temporal saliency curve (Appendix D)."""
+    import numpy as np
     import torch
 
     from deepsava.data import load_dataset
     from deepsava.errors import InvalidArgumentError
     from deepsava.evaluate.saliency import (SaliencyView, curve_figure, overlay_figure, saliency_file, saliency_maps,
-                                            temporal_saliency)
+                                            temporal_saliency, total_saliency)
     from deepsava.io import load_video
     from deepsava.runtime import resolve_device
+    from deepsava.select.saliency import SCORES
 
     _at_least_one(length=length, size=size, columns=columns)
     if index < 0:
         raise InvalidArgumentError(f"--index must be at least 0, got {index}")
+    if score not in SCORES:
+        raise InvalidArgumentError(f"--score must be one of {', '.join(SCORES)}, got {score!r}")
     dev = resolve_device(device)
     models = [_load_model_spec(spec, dev) for spec in model]
     if video is not None:
@@ -718,19 +721,20 @@ def saliency_command(
         if not 0 <= label < net.num_classes:
             raise InvalidArgumentError(f"class {label} does not exist for {shown} ({net.num_classes} classes)")
     target = torch.tensor([label], device=dev)
-    maps = torch.cat([saliency_maps(net, videos, target) for net, _ in models])  # (M, T, H, W)
+    maps = torch.cat([saliency_maps(net, videos, target, score) for net, _ in models])  # (M, T, H, W)
     with torch.no_grad():
-        preds = [int(net(videos).argmax()) for net, _ in models]
+        probs = [net(videos).softmax(dim=1)[0] for net, _ in models]
     show = (lambda c: classes[c]) if classes else str  # noqa: E731
     view = SaliencyView(name, show(label), clip.permute(0, 2, 3, 1).expand(-1, -1, -1, 3).numpy(),
                         [n for _, n in models], maps.cpu().numpy(), temporal_saliency(maps).cpu().numpy(),
-                        [show(p) for p in preds])
+                        [show(int(p.argmax())) for p in probs], np.array([float(p[label]) for p in probs]), score)
     path = view.save(out)
     path.with_name(path.stem + "-maps.png").write_bytes(overlay_figure(view, columns))
     path.with_name(path.stem + "-curve.png").write_bytes(curve_figure(view))
-    for name_m, pred, curve in zip(view.models, view.predictions, view.curves):
+    for m, (name_m, pred, curve) in enumerate(zip(view.models, view.predictions, view.curves)):
         top = curve.argsort()[::-1][:3].tolist()
-        typer.echo(f"{name_m} (predicts {pred}): most salient frames {top}"
+        typer.echo(f"{name_m} (predicts {pred}, p(label) {view.confidence[m]:.3f}, total {score}-gradient"
+                   f" {total_saliency(view.maps[m]):.4g}): most salient frames {top}"
                    f" ({', '.join(f'{100 * curve[t]:.1f}%' for t in top)} of the saliency),"
                    f" least salient frame {int(curve.argmin())}")
     typer.echo(f"wrote {path} and its -maps.png, -curve.png")
@@ -809,9 +813,11 @@ def prediction_attack_command(
     sequences: int = typer.Option(100, help="Held-out sequences attacked (the paper: 100)."),
     selectors: str = typer.Option("first,bo", help="Comma-separated key-frame selectors compared (first: the first"
                                   " frame; bo: Bayesian optimisation; also random, brute, saliency, ...)."),
-    budgets: str = typer.Option("l2,ssim", help="Comma-separated budgets: l2 (RMS change of the frame <= 0.03, the"
-                                " paper's l2 ball) and/or ssim (SSIM >= 0.95)."),
+    budgets: str = typer.Option("l2,ssim", help="Comma-separated budgets: l2 (the paper's l2 ball of 0.03, read as the"
+                                " per-pixel RMS change of the frame, = its l2,1 norm) and/or ssim (SSIM >= 0.95)."),
     steps: int = typer.Option(100, help="Adam steps of the attack."),
+    lam: float = typer.Option(0.0, help="Weight λ of Eq. C.1's SSIM term, λ·Σ(1 − SSIM); 0: the budget alone bounds"
+                              " the change."),
     lr: float = typer.Option(0.01, help="Adam learning rate of noise and flow."),
     batch_size: int = typer.Option(25, help="Sequences attacked together."),
     seed: int = typer.Option(0, help="Seed of BO and of the moving-digits test split."),
@@ -844,6 +850,8 @@ def prediction_attack_command(
         raise InvalidArgumentError("need at least one selector and one budget")
     _at_least_one(sequences=sequences, steps=steps, batch_size=batch_size)
     check_finite(lr=lr)
+    if not lam >= 0:
+        raise InvalidArgumentError(f"--lam must be non-negative, got {lam}")
     if (Path(out) / "prediction.json").is_file() and not force:
         raise InvalidArgumentError(f"{Path(out) / 'prediction.json'} exists: pass --force to overwrite it or choose"
                                    " another --out")
@@ -856,13 +864,13 @@ def prediction_attack_command(
     for selector in chosen:
         for budget in limits:
             seed_everything(seed)
-            outcomes.append(attack_predictor(predictor, data, selector, budget, steps, seed, lr, batch_size))
+            outcomes.append(attack_predictor(predictor, data, selector, budget, steps, seed, lr, batch_size, lam))
             typer.echo(" | ".join(summary_rows(outcomes[-1:])[0]))
     about = {"checkpoint": checkpoint or "shipped:convlstm-moving-digits", "predictor_test_mse": meta.get("test_mse"),
              "dataset": "mnist_test_seq.npy" if moving_mnist else "moving-digits", "sequences": count,
-             "frames": data.shape[1], "seed": seed, "lr": lr,
+             "frames": data.shape[1], "seed": seed, "lr": lr, "lam": lam,
              "command": f"deepsava prediction-attack --sequences {sequences} --selectors {selectors} --budgets {budgets}"
-                        f" --steps {steps} --lr {lr} --seed {seed}"
+                        f" --steps {steps} --lr {lr} --lam {lam:g} --seed {seed}"
                         + (f" --checkpoint {checkpoint}" if checkpoint else "")
                         + (f" --moving-mnist {moving_mnist}" if moving_mnist else "")}
     path = save_outcomes(out, outcomes, about)

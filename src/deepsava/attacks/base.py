@@ -103,7 +103,8 @@ class VideoAttack:
     name = "attack"
 
     def __init__(self, model: torch.nn.Module, frames: int = 1, selector="first", steps: int = 100,
-                 targeted: bool = False, seed: int = 0, selector_options: dict | None = None, criterion=None):
+                 targeted: bool = False, seed: int = 0, selector_options: dict | None = None, criterion=None,
+                 early_stop: bool = True):
         from deepsava.select import make_selector
 
         if not _is_count(frames):
@@ -114,6 +115,8 @@ class VideoAttack:
             raise InvalidArgumentError(f"seed must be an integer in [0, 2**63), got {seed!r}")
         if not isinstance(targeted, bool):
             raise InvalidArgumentError(f"targeted must be True or False, got {targeted!r}")
+        if not isinstance(early_stop, bool):
+            raise InvalidArgumentError(f"early_stop must be true or false, got {early_stop!r}")
         if criterion is not None and targeted:
             raise InvalidArgumentError("targeted=True is a classification setting: pass"
                                        " criterion=Misclassification(targeted=True) instead")
@@ -122,6 +125,7 @@ class VideoAttack:
         self.steps = steps
         self.targeted = targeted
         self.seed = seed
+        self.early_stop = early_stop  # False: every video runs all ``steps`` (no stop at the first success)
         self.criterion = criterion if criterion is not None else Misclassification(targeted)
         self.selector = make_selector(selector, **(selector_options or {})) if isinstance(selector, str) else selector
 
@@ -134,8 +138,11 @@ class VideoAttack:
 
     def params(self) -> dict:
         """The attack's settings, recorded with every result."""
-        return {"frames": self.frames, "steps": self.steps, "targeted": self.targeted, "seed": self.seed,
-                "selector": getattr(self.selector, "name", type(self.selector).__name__)}
+        params = {"frames": self.frames, "steps": self.steps, "targeted": self.targeted, "seed": self.seed,
+                  "selector": getattr(self.selector, "name", type(self.selector).__name__)}
+        if not self.early_stop:  # absent by default, so that the cell keys of earlier runs stay the same
+            params["early_stop"] = False
+        return params
 
     # -- shared machinery --------------------------------------------------------------
 
@@ -261,7 +268,7 @@ class VideoAttack:
         todo = clean_correct.nonzero().flatten()
         if len(todo):
             frames[todo] = self.select_frames(videos[todo], goal[todo])
-            out = self.optimise(videos[todo], goal[todo], frames[todo], self.steps, early_stop=True)
+            out = self.optimise(videos[todo], goal[todo], frames[todo], self.steps, early_stop=self.early_stop)
             adversarial[todo], iterations[todo] = out.adversarial, out.iterations
             if out.flow is not None:
                 flow = out.flow.new_zeros(b, *out.flow.shape[1:])

@@ -71,6 +71,7 @@ class DeepSAVA(VideoAttack):
         ssim_budget: lowest SSIM allowed for a perturbed frame, in (0, 1].
         l21_budget: largest l2,1 norm allowed for a video's perturbation, > 0.
         criterion: what the attack aims at (:mod:`deepsava.attacks.criteria`); default misclassification.
+        early_stop: stop each video at its first success (default); False runs every video for all ``steps``.
     """
 
     name = "deepsava"
@@ -78,7 +79,7 @@ class DeepSAVA(VideoAttack):
     def __init__(self, model, frames: int = 1, selector="bo", mode: str = "combined", lam: float | None = None,
                  steps: int | None = None, lr: float = 0.01, noise_lr: float | None = None, flow_lr: float | None = None,
                  ssim_budget: float | None = None, l21_budget: float | None = None, targeted: bool = False,
-                 seed: int = 0, selector_options: dict | None = None, criterion=None):
+                 seed: int = 0, selector_options: dict | None = None, criterion=None, early_stop: bool = True):
         check_finite(lam=lam, lr=lr, noise_lr=noise_lr, flow_lr=flow_lr, ssim_budget=ssim_budget, l21_budget=l21_budget)
         if mode not in MODES:
             raise InvalidArgumentError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
@@ -91,7 +92,7 @@ class DeepSAVA(VideoAttack):
                 raise InvalidArgumentError(f"{label} must be non-negative, got {value}")
         budgeted = ssim_budget is not None or l21_budget is not None
         super().__init__(model, frames, selector, (500 if budgeted else 100) if steps is None else steps, targeted, seed,
-                         selector_options, criterion)
+                         selector_options, criterion, early_stop)
         self.mode = mode
         self.lam = lam if lam is not None else PAPER_LAMBDA.get(getattr(model, "name", ""), 1.0)
         self.noise_lr = lr if noise_lr is None else noise_lr

@@ -55,6 +55,7 @@ class Sparse(VideoAttack):
         init: constant the noise starts at (default 0.01/255).
         l21_budget: largest l2,1 norm allowed for a video's perturbation, > 0.
         ssim_budget: lowest SSIM allowed for a perturbed frame, in (0, 1].
+        early_stop: stop each video at its first success (default); False runs every video for all ``steps``.
     """
 
     name = "sparse"
@@ -62,7 +63,7 @@ class Sparse(VideoAttack):
     def __init__(self, model, frames: int = 1, selector="first", lam: float = 1.0, steps: int | None = None,
                  lr: float = 0.01, init: float = INITIAL_NOISE, l21_budget: float | None = None,
                  ssim_budget: float | None = None, targeted: bool = False, seed: int = 0,
-                 selector_options: dict | None = None):
+                 selector_options: dict | None = None, early_stop: bool = True):
         check_finite(lam=lam, lr=lr, init=init, l21_budget=l21_budget, ssim_budget=ssim_budget)
         if ssim_budget is not None and not 0.0 < ssim_budget <= 1.0:
             raise InvalidArgumentError(f"ssim_budget must lie in (0, 1], got {ssim_budget}")
@@ -76,7 +77,7 @@ class Sparse(VideoAttack):
             raise InvalidArgumentError(f"init must lie in (-1, 1), got {init}")
         budgeted = ssim_budget is not None or l21_budget is not None
         super().__init__(model, frames, selector, (500 if budgeted else 100) if steps is None else steps, targeted, seed,
-                         selector_options)
+                         selector_options, early_stop=early_stop)
         self.lam = lam
         self.lr = lr
         self.init = init

@@ -4,9 +4,9 @@
 folder holds of them:
 
 - transfer (Table 12): experiment records with a ``transfer`` field
-  (:mod:`deepsava.evaluate.transfer`): two source × target tables, a heat map;
+  (:mod:`deepsava.evaluate.transfer`): two source × target tables and their heat maps;
 - compression (Section 4.2.3): records with a ``compression`` field
-  (:mod:`deepsava.evaluate.compression`): a table and surviving FR against CRF;
+  (:mod:`deepsava.evaluate.compression`): surviving FR, retention and clean-lost tables, a plot against CRF;
 - saliency (Appendix D): ``saliency-*.npz`` files of ``deepsava saliency``
   (:mod:`deepsava.evaluate.saliency`): a table, the overlays and the curves;
 - prediction (Appendix C): ``prediction.json`` of ``deepsava prediction-attack``
@@ -14,6 +14,7 @@ folder holds of them:
 """
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ import yaml
 
 from deepsava.evaluate import compression, prediction, saliency, transfer
 from deepsava.evaluate.figures import _figure, _png
-from deepsava.evaluate.report import DB_NAME, Image, Run, Table, _pct
+from deepsava.evaluate.report import DB_NAME, Image, Run, Table, _num, _pct
 from deepsava.evaluate.store import ResultStore
 
 
@@ -44,18 +45,28 @@ def _records(run: Run, field: str) -> list[tuple]:
 
 
 def analysis_tables(run: Run) -> list[Table]:
-    return _transfer_tables(run) + _compression_tables(run) + _saliency_tables(run) + _prediction_tables(run)
+    return _transfer_tables(run) + compression_tables(run) + _saliency_tables(run) + _prediction_tables(run)
 
 
 def analysis_plots(run: Run) -> list[Image]:
     return _transfer_plots(run) + _compression_plots(run) + _saliency_plots(run) + _prediction_plots(run)
 
 
+def share(rate: float, k: int, n: int) -> str:
+    """A rate with the counts behind it: "52.9% (9/17)" ("–" when nothing counts)."""
+    return f"{_pct(rate)} ({k}/{n})" if n else "–"
+
+
 # -- transfer ------------------------------------------------------------------------------------
+
+# the two transfer rates: (rate key, counts (k, n) behind it, table anchor, what is counted)
+TRANSFER_RATES = ((transfer.FOOLING, ("fooled", "n"), "table12", "FR over videos both models classify correctly"),
+                  (transfer.GIVEN_SUCCESS, ("transferred", "successes"), "table12-paper",
+                   "FR among the white-box successes (the paper's convention)"))
 
 
 def _transfer_data(run: Run):
-    """(sources, targets, attacks, {rate: {attack: {source: {target: value}}}}), None without transfer records."""
+    """(sources, targets, attacks, {attack: {source: {target: transfer_rates dict}}}), None without transfer records."""
     cells = _records(run, "transfer")
     if not cells:
         return None
@@ -66,47 +77,55 @@ def _transfer_data(run: Run):
     targets += [t for t in sources if t in stored and t not in targets] + sorted(set(stored) - set(targets) - set(sources))
     triples = [(cell.model, cell.base, records) for cell, records in cells]
     attacks = list(dict.fromkeys(cell.base for cell, _ in cells))
-    rates = (transfer.FOOLING, transfer.GIVEN_SUCCESS)
-    matrices = {rate: transfer.transfer_matrix(triples, targets, rate) for rate in rates}
-    return sources, targets, attacks, matrices
+    return sources, targets, attacks, transfer.transfer_matrix(triples, targets, None)
 
 
 def _transfer_tables(run: Run) -> list[Table]:
     data = _transfer_data(run)
     if data is None:
         return []
-    sources, targets, attacks, matrices = data
+    sources, targets, attacks, matrix = data
+    captions = {
+        transfer.FOOLING: "Rows: the model attacked (white box); columns: the model that classifies the adversarial"
+                          " videos. Each entry: FR (mean over repeats) and k/n, n the videos both models classify"
+                          " correctly before the attack, k those the target misclassifies after it. The diagonal is"
+                          " the white-box FR of the same run.",
+        transfer.GIVEN_SUCCESS: "As above, counted over the videos the white-box attack fooled (n), k of which also"
+                                " fool the target: the paper's Table 12 (its diagonal is 100%).",
+    }
     tables = []
-    for rate, anchor, title, caption in (
-        (transfer.FOOLING, "table12", "Table 12: transferability, FR over videos both models classify correctly",
-         "Rows: the model attacked (white box); columns: the model that classifies the adversarial videos. Counted:"
-         " videos both models classify correctly before the attack; FR: those the target misclassifies after it"
-         " (mean over repeats). The diagonal is the white-box FR."),
-        (transfer.GIVEN_SUCCESS, "table12-paper", "Table 12 as the paper counts it: FR among the white-box successes",
-         "As above, counted over the videos the white-box attack fooled (so the diagonal is 100%), as in the"
-         " paper's Table 12."),
-    ):
-        table = Table(anchor, title, ["source"] + [a for _ in targets for a in attacks], caption=caption,
-                      groups=[("", 1)] + [(t, len(attacks)) for t in targets], text_columns=1)
+    for rate, (k, n), anchor, what in TRANSFER_RATES:
+        table = Table(anchor, f"Table 12: transferability, {what}", ["source"] + [a for _ in targets for a in attacks],
+                      caption=captions[rate], groups=[("", 1)] + [(t, len(attacks)) for t in targets], text_columns=1)
         for source in sources:
-            table.rows.append([source] + [_pct(matrices[rate].get(a, {}).get(source, {}).get(t, math.nan))
-                                          for t in targets for a in attacks])
+            entries = [matrix.get(a, {}).get(source, {}).get(t) for t in targets for a in attacks]
+            table.rows.append([source] + [share(e[rate], e[k], e[n]) if e else "–" for e in entries])
         tables.append(table)
     return tables
 
 
-def heatmap_figure(matrices: dict, sources: list[str], targets: list[str], title: str) -> bytes:
-    """One source × target heat map per attack, percentages written in the cells -> PNG."""
-    fig = _figure((1.6 + 0.6 * len(targets)) * len(matrices), 1.8 + 0.45 * len(sources))
-    axes = fig.subplots(1, len(matrices), squeeze=False)[0]
-    for ax, (attack, rows) in zip(axes, matrices.items()):
-        grid = np.array([[rows.get(s, {}).get(t, math.nan) for t in targets] for s in sources], dtype=float)
-        ax.imshow(np.nan_to_num(grid, nan=0.0) * 100, cmap="viridis", vmin=0, vmax=100)
-        for i in range(len(sources)):
-            for j in range(len(targets)):
-                text = "–" if math.isnan(grid[i, j]) else f"{100 * grid[i, j]:.0f}"
-                ax.text(j, i, text, ha="center", va="center", fontsize=8,
-                        color="black" if not math.isnan(grid[i, j]) and grid[i, j] > 0.6 else "white")
+def heatmap_figure(matrix: dict, sources: list[str], targets: list[str], rate: str, counts: tuple[str, str],
+                   title: str) -> bytes:
+    """One source × target heat map per attack of ``rate``, with its percentage and k/n in each cell -> PNG.
+
+    ``matrix``: {attack: {source: {target: transfer_rates dict}}}. Pairs where nothing counts are grey, not 0%.
+    """
+    import matplotlib
+
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="0.85")
+    fig = _figure((1.6 + 0.7 * len(targets)) * len(matrix), 1.8 + 0.5 * len(sources))
+    axes = fig.subplots(1, len(matrix), squeeze=False)[0]
+    for ax, (attack, rows) in zip(axes, matrix.items()):
+        entries = [[rows.get(s, {}).get(t) for t in targets] for s in sources]
+        grid = np.array([[e[rate] if e else math.nan for e in row] for row in entries], dtype=float)
+        ax.imshow(np.ma.masked_invalid(grid * 100), cmap=cmap, vmin=0, vmax=100)
+        for i, row in enumerate(entries):
+            for j, e in enumerate(row):
+                if e is None or math.isnan(grid[i, j]):
+                    ax.text(j, i, "–", ha="center", va="center", fontsize=8)
+                    continue
+                ax.text(j, i, f"{100 * grid[i, j]:.0f}\n{e[counts[0]]}/{e[counts[1]]}", ha="center", va="center",
+                        fontsize=6.5, color="black" if grid[i, j] > 0.6 else "white")
         ax.set_xticks(range(len(targets)), targets, rotation=35, ha="right", fontsize=8)
         ax.set_yticks(range(len(sources)), sources, fontsize=8)
         ax.set_xlabel("target (black box)", fontsize=8)
@@ -121,11 +140,13 @@ def _transfer_plots(run: Run) -> list[Image]:
     data = _transfer_data(run)
     if data is None:
         return []
-    sources, targets, _, matrices = data
-    return [Image("table12-heatmap", "Table 12 as heat maps: transfer FR (%)",
-                  heatmap_figure(matrices[transfer.FOOLING], sources, targets,
-                                 "FR over videos both models classify correctly"),
-                  "figures/table12-heatmap.png", "The diagonal is the white-box FR of the same run.")]
+    sources, targets, _, matrix = data
+    notes = {transfer.FOOLING: "The diagonal is the white-box FR of the same run.",
+             transfer.GIVEN_SUCCESS: "The paper's Table 12 convention: the diagonal is 100%."}
+    return [Image(f"{anchor}-heatmap", f"Table 12 as heat maps: {what} (%)",
+                  heatmap_figure(matrix, sources, targets, rate, counts, what), f"figures/{anchor}-heatmap.png",
+                  notes[rate] + " Each cell: FR (%) and k/n; grey: no video counts.")
+            for rate, counts, anchor, what in TRANSFER_RATES]
 
 
 # -- compression ---------------------------------------------------------------------------------
@@ -140,53 +161,100 @@ def _setting_name(setting: str) -> str:
     return "8-bit" if setting == compression.LOSSLESS else f"CRF {setting}"
 
 
-def _compression_tables(run: Run) -> list[Table]:
+def _float_counts(records: list[dict]) -> tuple[int, int]:
+    """(successes, attacked videos) of one cell's records, summed over repeats: the FR before any compression."""
+    attacked = [r for r in records if r["clean_correct"]]
+    return sum(r["success"] for r in attacked), len(attacked)
+
+
+def compression_tables(run: Run) -> list[Table]:
+    """Surviving FR, retention and clean-lost tables of a run's cells with compression records ([] without)."""
     cells = _records(run, "compression")
     if not cells:
         return []
     settings = _settings(cells[0][1])
-    table = Table("compression", "Compression survival (Section 4.2.3): FR after H.264 re-encoding",
-                  ["model", "cell", "FR (float)"] + [_setting_name(s) for s in settings]
-                  + [f"clean lost at {_setting_name(settings[-1])}", "n"],
-                  caption="FR of the adversarial videos as the attack returned them (float), rounded to 8 bits (what a"
-                          " lossless file holds), and written as H.264 at each CRF and decoded again (the FR is"
-                          " recomputed from the decoded frames). Counted: videos classified correctly before the attack"
-                          " whose compressed clean video is still classified correctly. 'clean lost': share of"
-                          " attacked videos that compression alone makes misclassified.")
+    names = [_setting_name(s) for s in settings]
+    fr = Table("compression", "Compression survival (Section 4.2.3): FR after H.264 re-encoding",
+               ["model", "cell", "float"] + names,
+               caption="FR (mean over repeats) and k/n of the adversarial videos as the attack returned them (float),"
+                       " rounded to 8 bits (what a lossless file holds), and written as H.264 at each CRF and decoded"
+                       " again (the FR is recomputed from the decoded frames). n: videos classified correctly before the"
+                       " attack whose compressed clean video is still classified correctly (float: all videos"
+                       " classified correctly); k: those whose adversarial video is misclassified.")
+    kept = Table("compression-retention", "Compression survival: retention of the attack's successes",
+                 ["model", "cell", "successes"] + names,
+                 caption="P(still fooled after compression | fooled before, compressed clean still correct): among the"
+                         " videos the attack fooled (n, those whose compressed clean video is still correct), k still"
+                         " misclassified after the round trip. The survival the paper's claim is about.")
+    lost = Table("compression-clean", "Compression alone: clean videos that re-encoding makes misclassified",
+                 ["model", "attacked"] + names,
+                 caption="Of the videos classified correctly (attacked), those whose compressed clean video is"
+                         " misclassified: they are left out of the counts above. One row per model when every cell"
+                         " of the model attacked the same videos.")
+    lost_rows = {}
     for cell, records in cells:
         rates = [compression.surviving_rate(records, s) for s in settings]
-        table.rows.append([cell.model, cell.label, _pct(cell.stats["fooling_rate"])]
-                          + [_pct(r["fooling_rate"]) for r in rates]
-                          + [_pct(rates[-1]["clean_lost"]), str(cell.stats["attacked"])])
-    return [table]
+        wins, attacked = _float_counts(records)
+        fr.rows.append([cell.model, cell.label, share(cell.stats["fooling_rate"], wins, attacked)]
+                       + [share(r["fooling_rate"], r["fooled"], r["n"]) for r in rates])
+        kept.rows.append([cell.model, cell.label, str(wins)]
+                         + [share(r["retention"], r["retained"], r["successes"]) for r in rates])
+        row = [cell.model, str(attacked)] + [share(r["clean_lost"], r["attacked"] - r["n"], r["attacked"])
+                                             for r in rates]
+        lost_rows.setdefault(tuple(row), row)
+    lost.rows = list(lost_rows.values())
+    return [fr, kept, lost]
+
+
+def _without_early_stop(label: str) -> str:
+    """A cell label without its early_stop sweep value: "S (flow_lr=0.1, early_stop=False)" -> "S (flow_lr=0.1)"."""
+    return re.sub(r"(, )?early_stop=(True|False)(, )?", lambda m: ", " if m[1] and m[3] else "", label).replace(" ()", "")
 
 
 def _compression_plots(run: Run) -> list[Image]:
     cells = _records(run, "compression")
     if not cells:
         return []
+    import matplotlib
+
     settings = _settings(cells[0][1])
     names = ["float"] + [_setting_name(s) for s in settings]
     models = list(dict.fromkeys(cell.model for cell, _ in cells))
-    fig = _figure(4.6 * len(models), 3.4)
-    axes = fig.subplots(1, len(models), squeeze=False)[0]
-    for ax, model in zip(axes, models):
+    families = list(dict.fromkeys(_without_early_stop(cell.label) for cell, _ in cells))
+    colours = matplotlib.colormaps["tab10"]
+    fig = _figure(4.6 * len(models), 6.8)
+    axes = fig.subplots(2, len(models), squeeze=False)
+    for column, model in enumerate(models):
         for cell, records in ((c, r) for c, r in cells if c.model == model):
-            values = [cell.stats["fooling_rate"]] + [compression.surviving_rate(records, s)["fooling_rate"]
-                                                     for s in settings]
-            ax.plot(range(len(names)), 100 * np.array(values, dtype=float), marker="o", label=cell.label)
-        ax.set_xticks(range(len(names)), names, fontsize=8)
-        ax.set_ylim(-3, 103)
-        ax.set_ylabel("surviving FR (%)")
-        ax.set_title(model, fontsize=10)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+            rates = [compression.surviving_rate(records, s) for s in settings]
+            family = _without_early_stop(cell.label)
+            stopped = cell.params.get("early_stop") is not False
+            for row, values in ((0, [cell.stats["fooling_rate"]] + [r["fooling_rate"] for r in rates]),
+                                (1, [1.0 if _float_counts(records)[0] else math.nan] + [r["retention"] for r in rates])):
+                axes[row, column].plot(range(len(names)), 100 * np.array(values, dtype=float), "-" if stopped else "--",
+                                       marker="o" if stopped else "s", markersize=4,
+                                       color=colours(families.index(family) % 10),
+                                       label=family + ("" if stopped else " (all steps)"))
+        for row, ylabel in ((0, "surviving FR (%)"), (1, "retention of successes (%)")):
+            ax = axes[row, column]
+            ax.set_xticks(range(len(names)), names, fontsize=8)
+            ax.set_ylim(-3, 103)
+            ax.set_ylabel(ylabel)
+            ax.grid(alpha=0.3)
+        axes[0, column].set_title(model, fontsize=10)
+        axes[1, column].legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
     fig.tight_layout()
-    return [Image("compression-plot", "Fooling rate surviving H.264 against CRF", _png(fig),
-                  "figures/compression.png", "Higher CRF = stronger compression. 'float': before any rounding.")]
+    return [Image("compression-plot", "Fooling rate and retention surviving H.264 against CRF", _png(fig),
+                  "figures/compression.png",
+                  "Higher CRF = stronger compression. 'float': before any rounding. Top: FR over the videos still"
+                  " correct when clean; bottom: the share of the attack's successes still fooling. Solid: each video"
+                  " stopped at its first success; dashed (all steps): cells run with early_stop: false.")]
 
 
 # -- saliency ------------------------------------------------------------------------------------
+
+
+_SCORE_NAMES = {"logit": "gradient of the label's logit", "loss": "gradient of the cross-entropy loss"}
 
 
 def _views(run: Run) -> list[saliency.SaliencyView]:
@@ -202,17 +270,25 @@ def _saliency_tables(run: Run) -> list[Table]:
     views = _views(run)
     if not views:
         return []
-    table = Table("saliency", "Saliency (Appendix D): how the models spread their attention over the frames",
-                  ["video", "model", "prediction", "frames holding 50%", "frames holding 90%", "most salient",
-                   "least salient"],
-                  caption="From the input-gradient saliency of each frame (its share of the video's total): the"
-                          " fewest frames that hold half (and 90%) of it, the most salient three frames and the least"
-                          " salient frame.")
+    scores = sorted({view.score for view in views})
+    table = Table("saliency", "Saliency (Appendix D): how much, and where, the models look",
+                  ["video", "model", "prediction", "p(label)", "total saliency",
+                   f"share of the {saliency.TOP_SHARE:.0%} most salient pixels", "frames holding 50%",
+                   "frames holding 90%", "most salient", "least salient"],
+                  caption=f"Input-gradient saliency ({' and '.join(_SCORE_NAMES[s] for s in scores)}), the largest"
+                          " |gradient| over the colour channels of each pixel. p(label): the model's probability of the"
+                          " video's label. Total saliency: the sum over all pixels of all frames (the size of the"
+                          " input gradient). Share of the most salient pixels: how concentrated it is (the share"
+                          " uniform maps would give is the pixel fraction itself). From each frame's share of the"
+                          " total (the temporal curve): the fewest frames that hold half (and 90%) of it, the most"
+                          " salient three frames and the least salient frame.", text_columns=3)
     for view in views:
-        for name, pred, curve in zip(view.models, view.predictions, view.curves):
+        for m, (name, pred, curve) in enumerate(zip(view.models, view.predictions, view.curves)):
             top = ", ".join(str(t) for t in curve.argsort()[::-1][:3])
-            table.rows.append([view.video, name, pred, str(frames_holding(curve)), str(frames_holding(curve, 0.9)),
-                               top, str(int(curve.argmin()))])
+            table.rows.append([view.video, name, pred, _num(float(view.confidence[m])),
+                               f"{saliency.total_saliency(view.maps[m]):.4g}", _num(saliency.top_share(view.maps[m])),
+                               str(frames_holding(curve)), str(frames_holding(curve, 0.9)), top,
+                               str(int(curve.argmin()))])
     return [table]
 
 
@@ -242,9 +318,10 @@ def _prediction_tables(run: Run) -> list[Table]:
     return [Table("prediction", "Next-frame prediction under DeepSAVA (Appendix C)", prediction.SUMMARY_COLUMNS,
                   prediction.summary_rows(outcomes), text_columns=1,
                   caption=f"{about.get('sequences', '?')} held-out sequences of {about.get('dataset', '?')}; one input"
-                          f" frame perturbed, {outcomes[0].steps} Adam steps maximising the mean squared error of the"
-                          " predicted next frames within the budget. 'raised': sequences whose MSE rose; 'largest l2':"
-                          " the largest RMS change of the perturbed frame.")]
+                          f" frame perturbed, {outcomes[0].steps} Adam steps minimising Eq. C.1, λ·Σ(1 − SSIM) minus the"
+                          " mean squared error of the predicted next frames (λ = 0 unless the setting names it), within"
+                          " the budget: RMS, the per-pixel root mean square of the frame's change (= its l2,1 norm;"
+                          " the paper's 'l2 ball of 0.03'), or SSIM. 'raised': sequences whose MSE rose.")]
 
 
 def _prediction_plots(run: Run) -> list[Image]:

@@ -12,7 +12,9 @@ as the reference. Per video::
 The surviving fooling rate at a CRF counts the videos classified correctly before
 the attack and still classified correctly after compressing the clean video (so
 that compression alone does not do the fooling), and among them those whose
-compressed adversarial video is misclassified. Per repeat, averaged over repeats.
+compressed adversarial video is misclassified. The retention counts, among those,
+only the videos the attack fooled before compression: the share of its successes
+that survive. Per repeat, averaged over repeats.
 """
 
 import math
@@ -62,17 +64,33 @@ def compression_predictions(model, videos: torch.Tensor, adversarial: torch.Tens
 
 
 def surviving_rate(records: list[dict], setting: str) -> dict:
-    """Surviving FR of one cell's records at a setting (``"8bit"`` or a CRF as text), averaged over repeats.
+    """Surviving FR and retention of one cell's records at a setting (``"8bit"`` or a CRF as text).
 
-    Returns ``{"fooling_rate": float, "n": videos counted, "clean_lost": share of attacked videos
-    misclassified once the clean video alone is compressed}``.
+    Rates are per repeat, averaged over repeats; counts are summed over repeats. Returns:
+
+    - ``fooling_rate``: share of ``n`` (videos correct before the attack whose compressed clean video is
+      still correct) whose compressed adversarial video is misclassified, ``fooled`` of them;
+    - ``retention``: the same share among the ``successes`` of ``n`` (videos the attack fooled before
+      compression), ``retained`` of them: P(still fooled after compression | fooled before, compressed
+      clean still correct), the survival the paper's claim is about;
+    - ``clean_lost``: share of the ``attacked`` videos misclassified once the clean video alone is compressed.
     """
-    rates, n, attacked, lost = [], 0, 0, 0
+    rates, retention = [], []
+    totals = dict.fromkeys(("attacked", "n", "fooled", "successes", "retained"), 0)
     for repeat in sorted({r.get("repeat", 0) for r in records}):
         mine = [r for r in records if r.get("repeat", 0) == repeat and r["clean_correct"]]
         kept = [r for r in mine if r["compression"][setting]["clean_pred"] == r["label"]]
-        attacked, lost, n = attacked + len(mine), lost + len(mine) - len(kept), n + len(kept)
+        fooled = [r for r in kept if r["compression"][setting]["adv_pred"] != r["label"]]
+        wins = [r for r in kept if r["success"]]
+        retained = [r for r in wins if r["compression"][setting]["adv_pred"] != r["label"]]
+        for key, group in (("attacked", mine), ("n", kept), ("fooled", fooled), ("successes", wins),
+                           ("retained", retained)):
+            totals[key] += len(group)
         if kept:
-            rates.append(sum(r["compression"][setting]["adv_pred"] != r["label"] for r in kept) / len(kept))
-    return {"fooling_rate": sum(rates) / len(rates) if rates else math.nan, "n": n,
-            "clean_lost": lost / attacked if attacked else math.nan}
+            rates.append(len(fooled) / len(kept))
+        if wins:
+            retention.append(len(retained) / len(wins))
+    mean = lambda values: sum(values) / len(values) if values else math.nan  # noqa: E731
+    lost = totals["attacked"] - totals["n"]
+    return {"fooling_rate": mean(rates), "retention": mean(retention), **totals,
+            "clean_lost": lost / totals["attacked"] if totals["attacked"] else math.nan}

@@ -217,16 +217,17 @@ _DENSE_OR_SELECTED = {"frames": Field("int", nullable=True, low=1), "selector": 
 _FLICKER = {"lr": Field("float", low=0.0, low_open=True), "beta_thickness": Field("float", low=0.0),
             "beta_roughness": Field("float", low=0.0), "kappa": Field("float", low=0.0),
             "max_offset": Field("float", **_PROB)}
+_EARLY_STOP = {"early_stop": Field("bool")}  # false: every step runs, no stop at the first success (DeepSAVA, Sparse)
 ATTACKS = {
     "deepsava": {**_COMMON, **_SELECTED, "mode": Field("str", choices=("additive", "spatial", "combined")),
                  "lam": Field("float", nullable=True, low=0.0), "lr": Field("float", low=0.0),
                  "noise_lr": Field("float", low=0.0), "flow_lr": Field("float", low=0.0),
                  "ssim_budget": Field("float", nullable=True, **_PROB),
-                 "l21_budget": Field("float", nullable=True, low=0.0, low_open=True)},
+                 "l21_budget": Field("float", nullable=True, low=0.0, low_open=True), **_EARLY_STOP},
     "sparse": {**_COMMON, **_SELECTED, "lam": Field("float", low=0.0), "lr": Field("float", low=0.0, low_open=True),
                "init": Field("float", low=-1.0, high=1.0),
                "ssim_budget": Field("float", nullable=True, **_PROB),
-               "l21_budget": Field("float", nullable=True, low=0.0, low_open=True)},
+               "l21_budget": Field("float", nullable=True, low=0.0, low_open=True), **_EARLY_STOP},
     "flicker": {**_COMMON, **_DENSE_OR_SELECTED, **_FLICKER},
     "sparse-flicker": {**_COMMON, **_SELECTED, **_FLICKER},
     "pgd": {**_COMMON, **_DENSE_OR_SELECTED, "eps": Field("float", **_PROB), "alpha": Field("float", low=0.0, low_open=True),

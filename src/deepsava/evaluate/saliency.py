@@ -1,20 +1,21 @@
 """Saliency (paper Appendix D, Figure D.10): where in each frame, and in which frames, a model looks.
 
-The saliency of a pixel is the magnitude of the gradient of the classification
-loss (cross-entropy of the true label, the attack's own adversarial loss) with
-respect to that pixel, the largest over its colour channels (Simonyan et al.,
-2014). It is computed on the whole video at once, so unlike the paper's
-per-frame Keras-vis maps it does see the temporal model: a frame the model
-ignores gets a zero map. The temporal saliency curve is each frame's share of
-the video's total saliency.
+The saliency of a pixel is the magnitude of the gradient of the true class's
+logit (Simonyan et al., 2014; ``score="loss"``: of the cross-entropy loss
+instead) with respect to that pixel, the largest over its colour channels
+(:mod:`deepsava.select.saliency`). It is computed on the whole video at once, so
+unlike the paper's per-frame Keras-vis maps it does see the temporal model: a
+frame the model ignores gets a zero map. The temporal saliency curve is each
+frame's share of the video's total saliency.
 
 ``deepsava saliency`` draws, for one video and any number of models (an
 undefended and a defended one side by side, as Figure D.10), the heat maps
-overlaid on the frames and the curves, and stores them as ``saliency-<video>.npz``
-in its output folder, where ``deepsava report`` finds them. The paper's
-observation that attacking a frame with little saliency can work better is
-measured by the experiment ``configs/saliency.yaml`` (the ``saliency`` selector
-on the most, or with ``least: true`` the least, salient frame).
+overlaid on the frames and the curves, and stores them, with each model's
+probability of the true class, as ``saliency-<video>.npz`` in its output folder,
+where ``deepsava report`` finds them. The paper's observation that attacking a
+frame with little saliency can work better is measured by the experiment
+``configs/saliency.yaml`` (the ``saliency`` selector on the most, or with
+``least: true`` the least, salient frame of the same curve).
 """
 
 from dataclasses import dataclass
@@ -25,31 +26,41 @@ import torch
 
 from deepsava.attacks.criteria import Misclassification
 from deepsava.evaluate.figures import _figure, _png
-from deepsava.select.saliency import loss_gradient
+from deepsava.select.saliency import input_gradient, pixel_saliency, temporal_saliency  # noqa: F401 (re-exported)
 
 OVERLAY_ALPHA = 0.9  # opacity of the heat where saliency is largest
+TOP_SHARE = 0.05  # concentration: the share of the saliency held by this fraction of the most salient pixels
 
 
-def saliency_maps(model, videos: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Input-gradient saliency of videos (B, T, C, H, W) for their labels (B,) -> (B, T, H, W), non-negative."""
+def saliency_maps(model, videos: torch.Tensor, labels: torch.Tensor, score: str = "logit") -> torch.Tensor:
+    """Input-gradient saliency of videos (B, T, C, H, W) for their labels (B,) -> (B, T, H, W), non-negative.
+
+    ``score``: "logit" (the label's logit, default) or "loss" (its cross-entropy).
+    """
     was_training = model.training
     model.eval()
     try:
-        gradient = loss_gradient(model, Misclassification(), videos, labels)
+        gradient = input_gradient(model, Misclassification(), videos, labels, score)
     finally:
         model.train(was_training)
-    return gradient.abs().amax(dim=2)
+    return pixel_saliency(gradient)
 
 
-def temporal_saliency(maps: torch.Tensor) -> torch.Tensor:
-    """Each frame's share of the total saliency: maps (B, T, H, W) -> (B, T), rows summing to 1 (0 if no saliency)."""
-    mass = maps.flatten(2).sum(dim=2)
-    return mass / mass.sum(dim=1, keepdim=True).clamp_min(1e-30)
+def total_saliency(maps: np.ndarray) -> float:
+    """The summed saliency of one video's maps (T, H, W): the size of its input gradient."""
+    return float(maps.sum(dtype=np.float64))
+
+
+def top_share(maps: np.ndarray, fraction: float = TOP_SHARE) -> float:
+    """Share of one video's saliency (T, H, W) held by its ``fraction`` most salient pixels (nan without saliency)."""
+    values = np.sort(maps.ravel().astype(np.float64))[::-1]
+    total = values.sum()
+    return float(values[: max(1, round(fraction * values.size))].sum() / total) if total > 0 else float("nan")
 
 
 @dataclass
 class SaliencyView:
-    """What Figure D.10 shows for one video: its frames and, per model, its maps, curve and predictions."""
+    """What Figure D.10 shows for one video: its frames and, per model, its maps, curve, prediction and p(label)."""
 
     video: str
     label: str
@@ -58,21 +69,26 @@ class SaliencyView:
     maps: np.ndarray  # (M, T, H, W)
     curves: np.ndarray  # (M, T)
     predictions: list[str]
+    confidence: np.ndarray  # (M,) each model's softmax probability of the label
+    score: str = "logit"  # what the maps are the gradient of: "logit" or "loss"
 
     def save(self, folder: str | Path) -> Path:
         path = saliency_file(folder, self.video)
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(path, video=self.video, label=self.label, frames=self.frames.astype(np.float16),
                             models=np.array(self.models), maps=self.maps.astype(np.float32), curves=self.curves,
-                            predictions=np.array(self.predictions))
+                            predictions=np.array(self.predictions), confidence=self.confidence, score=self.score)
         return path
 
     @classmethod
     def load(cls, path: str | Path) -> "SaliencyView":
+        """Read a view; files written before p(label) was stored hold loss-gradient maps and no confidence."""
         with np.load(path) as data:
-            return cls(str(data["video"]), str(data["label"]), data["frames"].astype(np.float32),
-                       [str(m) for m in data["models"]], data["maps"], data["curves"],
-                       [str(p) for p in data["predictions"]])
+            models = [str(m) for m in data["models"]]
+            confidence = data["confidence"] if "confidence" in data else np.full(len(models), np.nan)
+            return cls(str(data["video"]), str(data["label"]), data["frames"].astype(np.float32), models,
+                       data["maps"], data["curves"], [str(p) for p in data["predictions"]], confidence,
+                       str(data["score"]) if "score" in data else "loss")
 
 
 def saliency_file(folder: str | Path, video: str) -> Path:
@@ -115,7 +131,8 @@ def overlay_figure(view: SaliencyView, columns: int = 10) -> bytes:
                 axes[m, j].set_title(f"frame {t}", fontsize=7)
             if j == 0:
                 axes[m, j].set_ylabel(name, fontsize=7)
-    fig.suptitle(f"saliency of {view.video} (label {view.label}); predictions: "
+    fig.suptitle(f"saliency ({'class logit' if view.score == 'logit' else 'loss'} gradient) of {view.video}"
+                 f" (label {view.label}); predictions: "
                  + ", ".join(f"{n}: {p}" for n, p in zip(view.models, view.predictions)), fontsize=8)
     fig.tight_layout()
     return _png(fig)

@@ -39,26 +39,36 @@ def transfer_predictions(videos: torch.Tensor, adversarial: torch.Tensor, target
 def transfer_rates(records: list[dict], target: str) -> dict:
     """Fooling rates on ``target`` of one cell's records (with a ``transfer`` field), averaged over repeats.
 
-    Returns ``{FOOLING: float, GIVEN_SUCCESS: float, "n": videos both models got right}``; nan where no video counts.
+    Returns ``{FOOLING: float, GIVEN_SUCCESS: float}`` (nan where no video counts) and the counts summed over
+    repeats: ``n`` videos both models got right, ``fooled`` of them misclassified by the target after the
+    attack; ``successes`` of the ``n`` fooled the attacked model, ``transferred`` of those fooled the target.
     """
     repeats = sorted({r.get("repeat", 0) for r in records})
-    fooling, given, n = [], [], 0
+    fooling, given = [], []
+    counts = dict.fromkeys(("n", "fooled", "successes", "transferred"), 0)
     for repeat in repeats:
         both = [r for r in records if r.get("repeat", 0) == repeat and r["clean_correct"]
                 and r["transfer"][target]["clean_pred"] == r["label"]]
+        fooled = [r for r in both if r["transfer"][target]["adv_pred"] != r["label"]]
         wins = [r for r in both if r["success"]]
-        n += len(both)
+        transferred = [r for r in wins if r["transfer"][target]["adv_pred"] != r["label"]]
+        for key, group in (("n", both), ("fooled", fooled), ("successes", wins), ("transferred", transferred)):
+            counts[key] += len(group)
         if both:
-            fooling.append(sum(r["transfer"][target]["adv_pred"] != r["label"] for r in both) / len(both))
+            fooling.append(len(fooled) / len(both))
         if wins:
-            given.append(sum(r["transfer"][target]["adv_pred"] != r["label"] for r in wins) / len(wins))
+            given.append(len(transferred) / len(wins))
     mean = lambda values: sum(values) / len(values) if values else math.nan  # noqa: E731
-    return {FOOLING: mean(fooling), GIVEN_SUCCESS: mean(given), "n": n}
+    return {FOOLING: mean(fooling), GIVEN_SUCCESS: mean(given), **counts}
 
 
 def transfer_matrix(cells: list[tuple[str, str, list[dict]]], targets: list[str], rate: str = FOOLING) -> dict:
-    """``{attack label: {source: {target: rate}}}`` from ``(source model, attack label, records)`` per cell."""
+    """``{attack label: {source: {target: rate}}}`` from ``(source model, attack label, records)`` per cell.
+
+    ``rate``: FOOLING or GIVEN_SUCCESS; or None for the whole :func:`transfer_rates` dict of each pair.
+    """
     matrix: dict = {}
     for source, attack, records in cells:
-        matrix.setdefault(attack, {})[source] = {t: transfer_rates(records, t)[rate] for t in targets}
+        rates = {t: transfer_rates(records, t) for t in targets}
+        matrix.setdefault(attack, {})[source] = {t: r if rate is None else r[rate] for t, r in rates.items()}
     return matrix
