@@ -74,6 +74,7 @@ def test_runner_recomputes_fr_after_h264_and_early_stop_false_pushes_past_the_bo
     import yaml
 
     import deepsava.models
+    import deepsava.models.checkpoint
     from deepsava.evaluate.runner import run_experiment
     from deepsava.evaluate.store import ResultStore
 
@@ -82,6 +83,7 @@ def test_runner_recomputes_fr_after_h264_and_early_stop_false_pushes_past_the_bo
     (tmp_path / "detector.json").write_text("{}")
     meta = {"model": "checkerboard-detector", "preset": "test", "classes": ["move-left", "move-right"]}
     monkeypatch.setattr(deepsava.models, "load_checkpoint", lambda stem, device=None: (CheckerboardDetector(), meta))
+    monkeypatch.setattr(deepsava.models.checkpoint, "inspect_checkpoint", lambda stem: {**meta, "num_classes": 2})
     config = {
         "name": "compression", "videos": 6, "batch_size": 6, "examples": 0, "compression": [28],
         "dataset": {"name": "synth-actions", "frames": 4, "size": 64,
