@@ -58,6 +58,7 @@ ATTACKS = {
     "pgd": lambda m: PGD(m, eps=16 / 255, steps=10),
     "pgd-masked": lambda m: PGD(m, eps=16 / 255, steps=10, frames=2, selector="random"),
     "fgsm": lambda m: FGSM(m, eps=16 / 255),
+    "fgsm-masked": lambda m: FGSM(m, eps=16 / 255, frames=2, selector="random"),
 }
 
 
@@ -83,6 +84,36 @@ def test_perturbation_restricted_to_selected_frames(first_frame, name):
     attacked = result.clean_correct
     assert changed(result.adversarial, videos)[attacked].any(dim=1).all()  # every attacked video did change
     assert result.adversarial.min() >= 0 and result.adversarial.max() <= 1
+
+
+def test_masked_fgsm_changes_exactly_the_selected_frames():
+    """FGSM on 2 random frames of a model that sees every frame: those frames change (one signed step), no other."""
+    model = Sensitive(gain=16).eval()
+    videos, labels = videos_and_labels(model, batch=6, frames=8)
+    videos = 0.1 + 0.8 * videos  # a step of 16/255 never clips to the same value
+    result = FGSM(model, eps=16 / 255, frames=2, selector="random", seed=3)(videos, labels)
+    mask = torch.zeros(videos.shape[:2], dtype=torch.bool).scatter(1, result.frames, True)
+    assert len({tuple(sorted(f)) for f in result.frames.tolist()}) > 1  # the selection varies between videos
+    assert torch.equal(changed(result.adversarial, videos), mask & result.clean_correct[:, None])
+    step = (result.adversarial - videos)[mask & result.clean_correct[:, None]]
+    assert torch.allclose(step.abs(), torch.full_like(step, 16 / 255), atol=1e-6)  # FGSM: +-eps on each pixel
+
+
+def test_time_is_shared_among_the_attacked_videos_only(first_frame, monkeypatch):
+    """A batch's wall time is divided among its attacked videos; a video not attacked takes 0 s."""
+    import deepsava.attacks.base as base
+
+    model, videos, labels = first_frame
+    labels = labels.clone()
+    labels[:3] = (labels[:3] + 1) % model.num_classes  # 3 of 8 misclassified before the attack: not attacked
+    clock = iter([100.0, 110.0])  # the attack reads the clock twice: 10 s for the batch
+    monkeypatch.setattr(base.time, "perf_counter", lambda: next(clock))
+    result = Sparse(model, steps=5)(videos, labels)
+    assert result.clean_correct.tolist() == [False] * 3 + [True] * 5
+    assert result.seconds.tolist() == [0.0] * 3 + [2.0] * 5  # 10 s over 5 attacked videos, not over 8
+    from deepsava.evaluate.metrics import summarize
+
+    assert summarize(result.to_records())["seconds_per_video"] == pytest.approx(2.0)
 
 
 def test_sparse_first_frame_default_and_success(first_frame):

@@ -337,6 +337,37 @@ def test_cli_report_prints_the_paths(run_dir, tmp_path, monkeypatch, capsys):
     assert not (out / "videos").exists() or not any((out / "videos").iterdir())
 
 
+def test_table6_comes_from_the_cells_constrained_as_the_paper_computes_aap(tmp_path):
+    """Table 6 holds the cells under l2,1 <= 0.1 and SSIM >= 0.92 (not Table 3's nor Table 5's); † flags D > D_max."""
+    from deepsava.evaluate.report import CellView, Run, build_tables
+    from deepsava.evaluate.runner import summarize_repeats
+
+    def records(wins, l21, ssim):
+        return [{"clean_correct": True, "success": i < wins, "iterations": 4, "ssim": ssim, "l21": l21, "seconds": 1.0}
+                for i in range(10)]
+
+    def cell(label, budgets, wins, l21=0.05, ssim=0.95):
+        return CellView(f"{label}-{budgets}", label, label, "m", "sparse", dict(budgets),
+                        summarize_repeats([records(wins, l21, ssim)]))
+
+    aap = {"l21_budget": 0.1, "ssim_budget": 0.92}
+    run = Run(tmp_path, "experiment", "t", cells=[
+        cell("Sparse", {}, 6, l21=0.3, ssim=0.6), cell("DeepSAVA", {}, 5),  # unconstrained: Table 3
+        cell("Sparse", aap, 4), cell("DeepSAVA", aap, 7),  # Table 6
+        cell("Sparse", {"l21_budget": 0.08}, 3), cell("DeepSAVA", {"l21_budget": 0.08}, 2),  # Table 5
+    ])
+    tables = {t.anchor: t for t in build_tables(run)}
+    assert [r[2] for r in tables["table3"].rows] == ["60.0%", "50.0%"]
+    t6 = tables["table6"]
+    assert [r[1] for r in t6.rows] == ["Sparse", "DeepSAVA"] and (1, 2) in t6.bold
+    # AAP(l2,1) = 0.05 * 0.4 + 0.1 * 0.6 = 0.080; AAP(SSIM) = 0.05 * 0.4 + 0.08 * 0.6 = 0.068; Wilson of 4/10
+    assert t6.rows[0][2:] == ["40.0%", "12.8–75.2% (4/10)", "4.0", "0.080", "0.068", "10/10"]
+    assert [r[1] for r in tables["table5"].rows] == ["l2,1 ≤ 0.08"]
+    # Only the unconstrained Sparse successes lie beyond D_max: AAP = 0.3 * 0.6 + 0.1 * 0.4 = 0.220, flagged.
+    flagged = [r for r in tables["cells"].rows if "†" in r[5] + r[6]]
+    assert len(tables["cells"].rows) == 6 and [r[5:7] for r in flagged] == [["0.220†", "0.272†"]]
+
+
 def test_base_label_strips_only_the_sweep_suffix():
     assert base_label("Sparse (frames=2)", {"frames": 2}) == "Sparse"
     assert base_label("D+S (BO) (frames=1, lam=1.0)", {"frames": 1, "lam": 1.0}) == "D+S (BO)"

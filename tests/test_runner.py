@@ -170,12 +170,18 @@ def test_configs_over_made_checkpoints_are_valid_and_say_how_to_make_them(path):
 
 def test_shipped_configs_cover_the_paper_tables():
     names = {p.stem for p in CONFIGS}
-    assert {"table3", "table5", "table7", "table9", "figure6", "table11", "tableB13", "table12", "compression",
-            "saliency"} <= names
+    assert {"table3", "table5", "table6", "table7", "table9", "figure6", "table11", "tableB13", "table12",
+            "compression", "saliency"} <= names
     assert {"table10", "defence_ablation", "table11-route"} <= {p.stem for p in FROM_RUNS}
     t3 = load_config(ROOT / "configs" / "table3.yaml")
     assert {c.model for c in t3.cells} == {"i3d", "inception-v3", "cnn-lstm"} and t3.repeats == 3
     assert {c.method for c in t3.cells} == {"sparse", "sparse-flicker", "deepsava"}
+    t6 = load_config(ROOT / "configs" / "table6.yaml")  # AAP as the paper computes it: both budgets at once
+    assert all(c.attack["l21_budget"] == 0.1 and c.attack["ssim_budget"] == 0.92 for c in t6.cells)
+    assert {c.model for c in t6.cells} == {"i3d", "inception-v3", "cnn-lstm"} and len(t6.cells) == 9
+    t5 = load_config(ROOT / "configs" / "table5.yaml")  # the paper's Table 5, B.14-B.16 budgets
+    assert {c.attack.get("l21_budget") for c in t5.cells} == {None, 0.08, 0.09, 0.1}
+    assert {c.attack.get("ssim_budget") for c in t5.cells} == {None, 0.98, 0.96, 0.94}
     f6 = load_config(ROOT / "configs" / "figure6.yaml")
     assert {c.attack.get("frames") for c in f6.cells} >= {1, 2, 4, 8}
 
@@ -205,6 +211,16 @@ def test_summary_fr_ci_over_repeats():
     # Student t, 2 degrees of freedom, 99%: 9.925 * sd / sqrt(3) with sd = 0.1
     assert summary["fr_ci"] == pytest.approx(9.9248 * 0.1 / math.sqrt(3), rel=1e-3)
     assert summary["ani"] == 3 and summary["repeats"] == 3 and summary["attacked"] == 30
+    assert summary["fr_ci_low"] == pytest.approx(0.6 - 0.57301, abs=1e-4) and summary["fr_ci_high"] == 1.0  # clipped
+    # Wilson over the pooled 18/30: z = 2.5758, centre (0.6 + z^2/60) / (1 + z^2/30) = 0.5818,
+    # half z / 1.22116 * sqrt(0.008 + z^2/3600) = 0.20927
+    assert summary["successes"] == 18
+    assert (summary["fr_wilson_low"], summary["fr_wilson_high"]) == pytest.approx((0.3726, 0.7912), abs=1e-4)
+    from deepsava.evaluate.runner import fr_text, wilson_text
+
+    assert fr_text(summary) == "60.0% (2.7–100.0%)" and wilson_text(summary) == "37.3–79.1% (18/30)"
+    narrow = summarize_repeats([records(6, 10)] * 3)  # no spread: 60.0% ± 0.0%
+    assert fr_text(narrow) == "60.0% ± 0.0%"
 
 
 def test_video_order_is_seeded_interleaved_and_complete():
