@@ -1,5 +1,6 @@
 """deepsava report: tables equal to the store's numbers, a self-contained HTML page, partial runs, clear errors."""
 
+import base64
 import html.parser
 import json
 import os
@@ -85,14 +86,17 @@ class Links(html.parser.HTMLParser):
 
 
 def check_page(page: Path) -> Links:
-    """The HTML parses; every src/href is a data: URI, an in-page anchor that exists, or a relative file that exists."""
+    """The HTML parses and is self-contained: every image and video is a data: URI; every other src/href is an
+    in-page anchor that exists or a relative file that exists (nothing external)."""
     parser = Links()
     parser.feed(page.read_text())
     parser.close()
     assert "html" in parser.tags and "table" in parser.tags
     for tag, ref in parser.refs:
-        if ref.startswith("data:"):
-            assert tag == "img" and ref.startswith("data:image/png;base64,")
+        if tag in ("img", "video", "source"):
+            kind = "image/png" if tag == "img" else "video/mp4"
+            assert ref.startswith(f"data:{kind};base64,"), ref[:40]
+            assert base64.b64decode(ref.split(",", 1)[1], validate=True)
         elif ref.startswith("#"):
             assert ref[1:] in parser.ids, ref
         else:
@@ -165,8 +169,9 @@ def test_report_of_an_experiment(run_dir, tmp_path):
     # The HTML page: parses, images embedded, only existing relative files linked.
     page = check_page(outcome.html)
     assert sum(tag == "img" for tag, _ in page.refs) == 2 + 2  # two plots, two strips
-    videos = [ref for tag, ref in page.refs if tag == "video"]
-    assert len(videos) == 2 and all(ref.endswith(".mp4") for ref in videos)
+    embedded = [base64.b64decode(ref.split(",", 1)[1]) for tag, ref in page.refs if tag == "video"]
+    assert sorted(embedded) == sorted(path.read_bytes() for path in outcome.videos)  # the mp4s beside it, embedded
+    assert outcome.html.read_text().count("is an H.264 re-encoding (CRF 12, yuv420p)") == 2
 
     # Each mp4: the original next to the adversarial video, H.264, every frame, even size.
     info = video_info(outcome.videos[0])

@@ -7,16 +7,19 @@ A run folder is what ``deepsava experiment`` writes (``results.sqlite``,
 (default ``RUN_DIR/report``):
 
 - ``report.md``: the tables, and the figures as ``figures/*.png`` next to it;
-- ``report.html``: the same, one file, every image embedded as a base64 data URI;
-- ``videos/*.mp4``: each shown adversarial video next to its original (H.264),
-  linked from both with relative paths.
+- ``report.html``: the same, one self-contained file: every image and every video
+  embedded as a base64 data URI (the mp4 files are kept beside it too);
+- ``videos/*.mp4``: each shown adversarial video next to its original, an H.264
+  re-encoding (CRF 12, yuv420p, which browsers play), linked from the Markdown.
 
 Content:
 
-- a per-cell table always (FR ± 99% CI over repeats, ANI, AAP, ASP, SSIM, l2,1,
-  time, counts, and whether the cell has all the results its config planned);
-- the paper's tables where the cells allow them: Table 3 and Table 6 (model ×
-  method, cells that are not part of a sweep), Table 7 (DeepSAVA's perturbation
+- a per-cell table always (FR ± 99% CI over repeats and the pooled 99% Wilson
+  interval, ANI, AAP, ASP, SSIM, l2,1, seconds per attacked video, counts, and
+  whether the cell has all the results its config planned);
+- the paper's tables where the cells allow them: Table 3 (model × method,
+  unconstrained cells that are not part of a sweep), Table 6 (the same under
+  l2,1 ≤ 0.1 and SSIM ≥ 0.92, as the paper computes AAP), Table 7 (DeepSAVA's perturbation
   mode × number of frames, when modes vary), Table 9 (λ: FR, ASP, when λ is
   swept), Table 5 (fixed l2,1 / SSIM budgets: FR and time);
 - line plots: FR against the number of attacked frames (Figure 6) when frames are
@@ -57,6 +60,7 @@ REPORT_DIR = "report"
 MAX_FRAMES_SHOWN = 2  # perturbed frames drawn per example video
 VIDEO_FPS = 10  # slower than the usual 25 so that a single perturbed frame can be seen
 VIDEO_HEIGHT = 192  # side-by-side videos are enlarged (nearest neighbour) to about this height
+VIDEO_CRF = 12  # H.264 quality of the side-by-side videos: near-lossless, still small (tens to hundreds of KB)
 AXES = ("frames", "lam", "l21_budget", "ssim_budget", "mode")
 KINDS = {"experiment": "experiment", "attack": "single attack", "analysis": "saliency / prediction analysis"}
 
@@ -644,6 +648,7 @@ class Example:
     title: str
     strip: Image | None = None
     video: str | None = None  # relative path of the side-by-side mp4
+    mp4: bytes = b""  # its bytes, embedded in the HTML page
     notes: list[str] = field(default_factory=list)
 
 
@@ -749,8 +754,9 @@ def _render_example(index: int, out: Path, title: str, clean, adversarial, delta
 
         path = out / "videos" / f"{stem}-{_file_stem(title.split(' · ')[-1])}.mp4"
         try:
-            write_video(path, side_by_side(clean, adversarial, [int(f) for f in frames]), fps=VIDEO_FPS, codec="h264")
-            example.video = path.relative_to(out).as_posix()
+            write_video(path, side_by_side(clean, adversarial, [int(f) for f in frames]), fps=VIDEO_FPS, codec="h264",
+                        crf=VIDEO_CRF)
+            example.video, example.mp4 = path.relative_to(out).as_posix(), path.read_bytes()
             if clean is None:
                 example.notes.append("The original video could not be found: the mp4 shows the adversarial video"
                                      " alone.")
@@ -953,7 +959,9 @@ def render_markdown(run: Run, tables: list[Table], plots: list[Image], examples:
         if ex.strip:
             out += [f"![{ex.title}]({ex.strip.path})", "", f"*{ex.strip.caption}*", ""]
         if ex.video:
-            out += [f"[Original | adversarial video (mp4, {VIDEO_FPS} fps, red bar: perturbed frames)]({ex.video})", ""]
+            out += [f"[Original | adversarial video (mp4, {VIDEO_FPS} fps, red bar: perturbed frames)]({ex.video})"
+                    f" (an H.264 re-encoding, CRF {VIDEO_CRF}, yuv420p: its pixels differ slightly from the attack's output)",
+                    ""]
         out += [f"- {n}" for n in ex.notes] + ([""] if ex.notes else [])
     all_notes = run.notes + notes
     if all_notes:
@@ -979,8 +987,8 @@ pre{background:#f6f6f6;padding:.8em;overflow:auto;font-size:.85em}
 """
 
 
-def _data_uri(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+def _data_uri(data: bytes, kind: str = "image/png") -> str:
+    return f"data:{kind};base64," + base64.b64encode(data).decode("ascii")
 
 
 def html_table(table: Table) -> str:
@@ -1034,9 +1042,11 @@ def render_html(run: Run, tables: list[Table], plots: list[Image], examples: lis
             body.append(f'<figure><img alt="{e(ex.title)}" src="{_data_uri(ex.strip.png)}">'
                         f"<figcaption>{e(ex.strip.caption)}</figcaption></figure>")
         if ex.video:
-            body.append(f'<video controls loop muted preload="metadata" src="{e(ex.video)}"></video>'
-                        f'<p class="note"><a href="{e(ex.video)}">original | adversarial (mp4, {VIDEO_FPS} fps;'
-                        " red bar: perturbed frames)</a></p>")
+            body.append(f'<video controls loop muted preload="metadata" src="{_data_uri(ex.mp4, "video/mp4")}"></video>'
+                        f'<p class="note">Original | adversarial ({VIDEO_FPS} fps; red bar: perturbed frames). The video'
+                        f" is an H.264 re-encoding (CRF {VIDEO_CRF}, yuv420p) of the frames, enlarged: its pixels differ"
+                        " slightly from the attack's output, which the strip above and the run's results hold."
+                        f' The same file: <a href="{e(ex.video)}">{e(ex.video)}</a>.</p>')
         if ex.notes:
             body.append("<ul class=\"note\">" + "".join(f"<li>{e(n)}</li>" for n in ex.notes) + "</ul>")
     all_notes = run.notes + notes
