@@ -116,6 +116,14 @@ def environment():
     (lambda c: c["cells"][0]["attack"].update(selector_options={"probes": 3}), "cells[0].attack: bad options for selector"),
     (lambda c: c["models"]["lstm"].update(checkpoint="shipped:lstm"), "models.lstm.checkpoint: no shipped checkpoint 'lstm'"),
     (lambda c: c["models"]["lstm"].update(checkpoint="/nowhere/model"), "models.lstm.checkpoint: no checkpoint file"),
+    # Limits across fields: the clip length (dataset.frames, 4 here) and the SSIM window.
+    (lambda c: c["cells"][1]["attack"].update(frames=[2, 8]),
+     "cells[1].attack.frames[1]: 8 frames exceed the clip length 4 (dataset.frames)"),
+    (lambda c: c["cells"].append({"attack": {"method": "pgd", "frames": 5}}),
+     "cells[2].attack.frames: 5 frames exceed the clip length 4 (dataset.frames)"),
+    (lambda c: (c["dataset"].pop("frames"), c["cells"].append({"attack": {"method": "sparse", "frames": 41}})),
+     "cells[2].attack.frames: 41 frames exceed the clip length 40"),  # the default clip length
+    (lambda c: c["dataset"].update(size=10), "dataset.size: must be at least 11 (the SSIM window"),
 ])
 def test_bad_config_fails_before_any_work_naming_the_key(workdir, tmp_path, edit, message):
     config = small_config(workdir)
@@ -125,6 +133,20 @@ def test_bad_config_fails_before_any_work_naming_the_key(workdir, tmp_path, edit
         run_experiment(write(tmp_path, "bad.yaml", config), out=out, device="cpu", progress=False)
     assert message in str(caught.value)
     assert not out.exists()  # nothing written, nothing run
+
+
+@pytest.mark.parametrize("text, message", [
+    ("name: a\nvideos: 2\nvideos: 5\n", "videos: duplicate key at line 3 (first given at line 2)"),
+    ("name: a\ndataset:\n  name: synth-actions\n  frames: 4\n  size: 64\n  frames: 8\n",
+     "frames: duplicate key at line 6 (first given at line 4)"),
+    ("cells:\n  - attack: {method: sparse, steps: 5, steps: 9}\n", "steps: duplicate key at line 2 (first given at line 2)"),
+])
+def test_duplicate_yaml_keys_are_refused_naming_key_and_line(tmp_path, text, message):
+    path = tmp_path / "dup.yaml"
+    path.write_text(text)
+    with pytest.raises(InvalidConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == f"{path}: {message}: give each key once"
 
 
 def test_cli_reports_a_config_error_in_one_line(workdir, tmp_path, monkeypatch, capsys):

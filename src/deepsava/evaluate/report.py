@@ -160,13 +160,11 @@ def base_label(label: str, spec: dict) -> str:
 
 def _plan(source: str, resume: str):
     """(config, planned results per cell) from the stored config text and resume command; (None, None) if unreadable."""
-    import yaml
-
-    from deepsava.evaluate.config import parse_config
+    from deepsava.evaluate.config import read_config
 
     try:
-        config = parse_config(yaml.safe_load(source))
-    except (DeepSAVAError, yaml.YAMLError):
+        config = read_config(source)
+    except DeepSAVAError:
         return None, None
     limit = None
     try:

@@ -256,11 +256,14 @@ def resume_command(config: ExperimentConfig, out: Path, limit: int | None, devic
 
 
 def run_experiment(config: str | Path | ExperimentConfig, out: str | Path | None = None, limit: int | None = None,
-                   device: str = "auto", force: bool = False, progress: bool = True, console=None) -> RunOutcome:
+                   device: str = "auto", force: bool = False, progress: bool = True, console=None,
+                   resume: str | None = None) -> RunOutcome:
     """Run (or resume) every cell of an experiment; return the per-cell summary.
 
     ``limit`` caps the videos per cell and repeat; ``force`` discards the stored
     results of this config's cells first. ``progress`` shows a rich progress bar.
+    ``resume``: the command that resumes this run, stored and printed (default
+    ``deepsava experiment CONFIG --out OUT ...``; the demo gives its own).
     Under ``torchrun`` the batches are shared out over the processes and merged
     into one store (:mod:`deepsava.evaluate.sharding`).
     """
@@ -274,11 +277,11 @@ def run_experiment(config: str | Path | ExperimentConfig, out: str | Path | None
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise InvalidConfigError(f"--limit must be a positive integer, got {limit!r}")
     with session(device) as ranks:
-        return _run_sharded(config, out, limit, device, force, progress, console, ranks)
+        return _run_sharded(config, out, limit, device, force, progress, console, ranks, resume)
 
 
 def _run_sharded(config: ExperimentConfig, out, limit, device: str, force: bool, progress: bool, console,
-                 ranks) -> RunOutcome:
+                 ranks, resume: str | None = None) -> RunOutcome:
     """:func:`run_experiment` in one process of ``ranks.world_size`` (see :mod:`deepsava.evaluate.sharding`)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -292,7 +295,7 @@ def _run_sharded(config: ExperimentConfig, out, limit, device: str, force: bool,
     count = min(config.videos, limit or config.videos, len(dataset))
     orders = [video_order(dataset.labels, derived_seed(config.seed, "order", r))[:count] for r in range(config.repeats)]
     store_path = out / DB_NAME
-    outcome = RunOutcome(out, store_path, [], resume_command=resume_command(config, out, limit, device))
+    outcome = RunOutcome(out, store_path, [], resume_command=resume or resume_command(config, out, limit, device))
     with ResultStore(store_path) as store:
         for cell in cells:
             store.add_cell(cell.key, cell.spec.label, cell.canonical)
