@@ -1,7 +1,5 @@
 """Baselines: Sparse (Wei et al.), Flicker / SparseFlicker (Pony et al.), FGSM and PGD."""
 
-import time
-
 import pytest
 import torch
 
@@ -230,12 +228,14 @@ def test_bad_arguments():
         SparseFlicker(model, frames=None)
 
 
-def test_flicker_matches_art_overtheair_flickering(capsys):
+def test_flicker_matches_art_overtheair_flickering():
     """Cross-check with ART's OverTheAirFlickeringPyTorch on the same model and clips.
 
-    ART takes signed steps of 0.01 with no bound on the offsets; 20 of them reach at
-    most 0.2, the bound our Flicker clips to. Same perturbation family (uniform
-    within a frame), comparable fooling rate; both speeds are printed.
+    ART takes 20 signed steps of 0.01 (at most 0.2, the bound our Flicker clips to) with
+    our regularisers. Same perturbation family (uniform within a frame) for both. At the
+    same 20 steps ART is at least as strong (a signed step always moves the full 0.01,
+    an Adam step at most about its learning rate); ours at its default 100 steps reaches a
+    comparable fooling rate. Speeds and the shipped models: benchmarks/flicker_vs_art.py.
     """
     pytest.importorskip("art")
     import numpy as np
@@ -254,26 +254,20 @@ def test_flicker_matches_art_overtheair_flickering(capsys):
     videos, _ = videos_and_labels(model, batch=16, frames=8)
     videos = 0.3 + 0.4 * videos  # offsets up to 0.2 never clip, so both perturbations are exactly uniform
     labels = model(videos).argmax(dim=1)
-    start = time.perf_counter()
-    ours = Flicker(model)(videos, labels)
-    ours_s = time.perf_counter() - start
+    ours, equal = Flicker(model)(videos, labels), Flicker(model, steps=20)(videos, labels)
 
     classifier = PyTorchClassifier(ChannelsLast(model), loss=torch.nn.CrossEntropyLoss(), input_shape=(8, 24, 24, 3),
                                    nb_classes=4, clip_values=(0.0, 1.0))
     art = OverTheAirFlickeringPyTorch(classifier, eps_step=0.01, max_iter=20, beta_0=1.0, beta_1=0.1, beta_2=0.1,
                                       loss_margin=0.05, batch_size=16, verbose=False)
     x = videos.permute(0, 1, 3, 4, 2).numpy()
-    start = time.perf_counter()
     adv = art.generate(x, labels.numpy())
-    art_s = time.perf_counter() - start
     art_fr = float((classifier.predict(adv).argmax(axis=1) != labels.numpy()).mean())
 
     # Same family: one offset per frame and channel (N, F, C), within +-0.2, for both.
-    for delta in (adv - x, (ours.adversarial - videos).permute(0, 1, 3, 4, 2).numpy()):
+    for delta in (adv - x, *((r.adversarial - videos).permute(0, 1, 3, 4, 2).numpy() for r in (ours, equal))):
         assert (delta.max(axis=(2, 3)) - delta.min(axis=(2, 3))).max() < 1e-5
         assert np.abs(delta).max() <= 0.2 + 1e-5 and np.abs(delta).max() > 0.05
     assert 0 < art_fr < 1 and 0 < ours.fooling_rate < 1  # neither saturates: the comparison says something
     assert abs(ours.fooling_rate - art_fr) <= 0.25, (ours.fooling_rate, art_fr)
-    with capsys.disabled():
-        print(f"\n[flicker vs ART] FR ours {ours.fooling_rate:.2f} ({ours_s / 16:.3f} s/video, 100 Adam steps, early stop)"
-              f" | ART {art_fr:.2f} ({art_s / 16:.3f} s/video, 20 signed steps)")
+    assert equal.fooling_rate <= art_fr, (equal.fooling_rate, art_fr)

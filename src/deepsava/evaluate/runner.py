@@ -34,7 +34,6 @@ import os
 import shlex
 import signal
 import sqlite3
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
