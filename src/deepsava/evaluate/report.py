@@ -52,8 +52,8 @@ import torch
 
 from deepsava.errors import DeepSAVAError, InvalidArgumentError
 from deepsava.evaluate import figures
-from deepsava.evaluate.runner import DB_NAME, fr_text, summarize_repeats, summarize_store, wilson_text
 from deepsava.evaluate.metrics import AAP_L21_MAX, AAP_SSIM_MAX
+from deepsava.evaluate.runner import DB_NAME, fr_text, summarize_repeats, summarize_store, wilson_text
 from deepsava.evaluate.store import ResultStore
 
 REPORT_DIR = "report"
