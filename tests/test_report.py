@@ -1,5 +1,6 @@
 """deepsava report: tables equal to the store's numbers, a self-contained HTML page, partial runs, clear errors."""
 
+import base64
 import html.parser
 import json
 import os
@@ -85,14 +86,17 @@ class Links(html.parser.HTMLParser):
 
 
 def check_page(page: Path) -> Links:
-    """The HTML parses; every src/href is a data: URI, an in-page anchor that exists, or a relative file that exists."""
+    """The HTML parses and is self-contained: every image and video is a data: URI; every other src/href is an
+    in-page anchor that exists or a relative file that exists (nothing external)."""
     parser = Links()
     parser.feed(page.read_text())
     parser.close()
     assert "html" in parser.tags and "table" in parser.tags
     for tag, ref in parser.refs:
-        if ref.startswith("data:"):
-            assert tag == "img" and ref.startswith("data:image/png;base64,")
+        if tag in ("img", "video", "source"):
+            kind = "image/png" if tag == "img" else "video/mp4"
+            assert ref.startswith(f"data:{kind};base64,"), ref[:40]
+            assert base64.b64decode(ref.split(",", 1)[1], validate=True)
         elif ref.startswith("#"):
             assert ref[1:] in parser.ids, ref
         else:
@@ -165,8 +169,9 @@ def test_report_of_an_experiment(run_dir, tmp_path):
     # The HTML page: parses, images embedded, only existing relative files linked.
     page = check_page(outcome.html)
     assert sum(tag == "img" for tag, _ in page.refs) == 2 + 2  # two plots, two strips
-    videos = [ref for tag, ref in page.refs if tag == "video"]
-    assert len(videos) == 2 and all(ref.endswith(".mp4") for ref in videos)
+    embedded = [base64.b64decode(ref.split(",", 1)[1]) for tag, ref in page.refs if tag == "video"]
+    assert sorted(embedded) == sorted(path.read_bytes() for path in outcome.videos)  # the mp4s beside it, embedded
+    assert outcome.html.read_text().count("is an H.264 re-encoding (CRF 12, yuv420p)") == 2
 
     # Each mp4: the original next to the adversarial video, H.264, every frame, even size.
     info = video_info(outcome.videos[0])
@@ -335,6 +340,37 @@ def test_cli_report_prints_the_paths(run_dir, tmp_path, monkeypatch, capsys):
     assert f"html: {out / 'report.html'}" in printed and (out / "report.html").is_file()
     assert sorted(p.name for p in (out / "figures").glob("example-*")) == ["example-1.png"]
     assert not (out / "videos").exists() or not any((out / "videos").iterdir())
+
+
+def test_table6_comes_from_the_cells_constrained_as_the_paper_computes_aap(tmp_path):
+    """Table 6 holds the cells under l2,1 <= 0.1 and SSIM >= 0.92 (not Table 3's nor Table 5's); † flags D > D_max."""
+    from deepsava.evaluate.report import CellView, Run, build_tables
+    from deepsava.evaluate.runner import summarize_repeats
+
+    def records(wins, l21, ssim):
+        return [{"clean_correct": True, "success": i < wins, "iterations": 4, "ssim": ssim, "l21": l21, "seconds": 1.0}
+                for i in range(10)]
+
+    def cell(label, budgets, wins, l21=0.05, ssim=0.95):
+        return CellView(f"{label}-{budgets}", label, label, "m", "sparse", dict(budgets),
+                        summarize_repeats([records(wins, l21, ssim)]))
+
+    aap = {"l21_budget": 0.1, "ssim_budget": 0.92}
+    run = Run(tmp_path, "experiment", "t", cells=[
+        cell("Sparse", {}, 6, l21=0.3, ssim=0.6), cell("DeepSAVA", {}, 5),  # unconstrained: Table 3
+        cell("Sparse", aap, 4), cell("DeepSAVA", aap, 7),  # Table 6
+        cell("Sparse", {"l21_budget": 0.08}, 3), cell("DeepSAVA", {"l21_budget": 0.08}, 2),  # Table 5
+    ])
+    tables = {t.anchor: t for t in build_tables(run)}
+    assert [r[2] for r in tables["table3"].rows] == ["60.0%", "50.0%"]
+    t6 = tables["table6"]
+    assert [r[1] for r in t6.rows] == ["Sparse", "DeepSAVA"] and (1, 2) in t6.bold
+    # AAP(l2,1) = 0.05 * 0.4 + 0.1 * 0.6 = 0.080; AAP(SSIM) = 0.05 * 0.4 + 0.08 * 0.6 = 0.068; Wilson of 4/10
+    assert t6.rows[0][2:] == ["40.0%", "12.8–75.2% (4/10)", "4.0", "0.080", "0.068", "10/10"]
+    assert [r[1] for r in tables["table5"].rows] == ["l2,1 ≤ 0.08"]
+    # Only the unconstrained Sparse successes lie beyond D_max: AAP = 0.3 * 0.6 + 0.1 * 0.4 = 0.220, flagged.
+    flagged = [r for r in tables["cells"].rows if "†" in r[5] + r[6]]
+    assert len(tables["cells"].rows) == 6 and [r[5:7] for r in flagged] == [["0.220†", "0.272†"]]
 
 
 def test_base_label_strips_only_the_sweep_suffix():

@@ -116,6 +116,14 @@ def environment():
     (lambda c: c["cells"][0]["attack"].update(selector_options={"probes": 3}), "cells[0].attack.selector_options: selector first takes no options"),
     (lambda c: c["models"]["lstm"].update(checkpoint="shipped:lstm"), "models.lstm.checkpoint: no shipped checkpoint 'lstm'"),
     (lambda c: c["models"]["lstm"].update(checkpoint="/nowhere/model"), "models.lstm.checkpoint: no checkpoint file"),
+    # Limits across fields: the clip length (dataset.frames, 4 here) and the SSIM window.
+    (lambda c: c["cells"][1]["attack"].update(frames=[2, 8]),
+     "cells[1].attack.frames[1]: 8 frames exceed the clip length 4 (dataset.frames)"),
+    (lambda c: c["cells"].append({"attack": {"method": "pgd", "frames": 5}}),
+     "cells[2].attack.frames: 5 frames exceed the clip length 4 (dataset.frames)"),
+    (lambda c: (c["dataset"].pop("frames"), c["cells"].append({"attack": {"method": "sparse", "frames": 41}})),
+     "cells[2].attack.frames: 41 frames exceed the clip length 40"),  # the default clip length
+    (lambda c: c["dataset"].update(size=10), "dataset.size: must be at least 11 (the SSIM window"),
 ])
 def test_bad_config_fails_before_any_work_naming_the_key(workdir, tmp_path, edit, message):
     config = small_config(workdir)
@@ -125,6 +133,20 @@ def test_bad_config_fails_before_any_work_naming_the_key(workdir, tmp_path, edit
         run_experiment(write(tmp_path, "bad.yaml", config), out=out, device="cpu", progress=False)
     assert message in str(caught.value)
     assert not out.exists()  # nothing written, nothing run
+
+
+@pytest.mark.parametrize("text, message", [
+    ("name: a\nvideos: 2\nvideos: 5\n", "videos: duplicate key at line 3 (first given at line 2)"),
+    ("name: a\ndataset:\n  name: synth-actions\n  frames: 4\n  size: 64\n  frames: 8\n",
+     "frames: duplicate key at line 6 (first given at line 4)"),
+    ("cells:\n  - attack: {method: sparse, steps: 5, steps: 9}\n", "steps: duplicate key at line 2 (first given at line 2)"),
+])
+def test_duplicate_yaml_keys_are_refused_naming_key_and_line(tmp_path, text, message):
+    path = tmp_path / "dup.yaml"
+    path.write_text(text)
+    with pytest.raises(InvalidConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == f"{path}: {message}: give each key once"
 
 
 def test_cli_reports_a_config_error_in_one_line(workdir, tmp_path, monkeypatch, capsys):
@@ -170,12 +192,18 @@ def test_configs_over_made_checkpoints_are_valid_and_say_how_to_make_them(path):
 
 def test_shipped_configs_cover_the_paper_tables():
     names = {p.stem for p in CONFIGS}
-    assert {"table3", "table5", "table7", "table9", "figure6", "table11", "tableB13", "table12", "compression",
-            "saliency"} <= names
+    assert {"table3", "table5", "table6", "table7", "table9", "figure6", "table11", "tableB13", "table12",
+            "compression", "saliency"} <= names
     assert {"table10", "defence_ablation", "table11-route"} <= {p.stem for p in FROM_RUNS}
     t3 = load_config(ROOT / "configs" / "table3.yaml")
     assert {c.model for c in t3.cells} == {"i3d", "inception-v3", "cnn-lstm"} and t3.repeats == 3
     assert {c.method for c in t3.cells} == {"sparse", "sparse-flicker", "deepsava"}
+    t6 = load_config(ROOT / "configs" / "table6.yaml")  # AAP as the paper computes it: both budgets at once
+    assert all(c.attack["l21_budget"] == 0.1 and c.attack["ssim_budget"] == 0.92 for c in t6.cells)
+    assert {c.model for c in t6.cells} == {"i3d", "inception-v3", "cnn-lstm"} and len(t6.cells) == 9
+    t5 = load_config(ROOT / "configs" / "table5.yaml")  # the paper's Table 5, B.14-B.16 budgets
+    assert {c.attack.get("l21_budget") for c in t5.cells} == {None, 0.08, 0.09, 0.1}
+    assert {c.attack.get("ssim_budget") for c in t5.cells} == {None, 0.98, 0.96, 0.94}
     f6 = load_config(ROOT / "configs" / "figure6.yaml")
     assert {c.attack.get("frames") for c in f6.cells} >= {1, 2, 4, 8}
 
@@ -205,6 +233,16 @@ def test_summary_fr_ci_over_repeats():
     # Student t, 2 degrees of freedom, 99%: 9.925 * sd / sqrt(3) with sd = 0.1
     assert summary["fr_ci"] == pytest.approx(9.9248 * 0.1 / math.sqrt(3), rel=1e-3)
     assert summary["ani"] == 3 and summary["repeats"] == 3 and summary["attacked"] == 30
+    assert summary["fr_ci_low"] == pytest.approx(0.6 - 0.57301, abs=1e-4) and summary["fr_ci_high"] == 1.0  # clipped
+    # Wilson over the pooled 18/30: z = 2.5758, centre (0.6 + z^2/60) / (1 + z^2/30) = 0.5818,
+    # half z / 1.22116 * sqrt(0.008 + z^2/3600) = 0.20927
+    assert summary["successes"] == 18
+    assert (summary["fr_wilson_low"], summary["fr_wilson_high"]) == pytest.approx((0.3726, 0.7912), abs=1e-4)
+    from deepsava.evaluate.runner import fr_text, wilson_text
+
+    assert fr_text(summary) == "60.0% (2.7–100.0%)" and wilson_text(summary) == "37.3–79.1% (18/30)"
+    narrow = summarize_repeats([records(6, 10)] * 3)  # no spread: 60.0% ± 0.0%
+    assert fr_text(narrow) == "60.0% ± 0.0%"
 
 
 def test_video_order_is_seeded_interleaved_and_complete():

@@ -115,6 +115,7 @@ def demo_command(
     seed: int = typer.Option(0, help="Seed of the video choice and of BO."),
     device: str = typer.Option("auto", help="cpu, cuda or auto."),
     force: bool = typer.Option(False, help="Discard the demo's stored results and run it again."),
+    steps: int = typer.Option(100, min=1, help="Attack iterations per video (the paper's 100; fewer for a quick look)."),
 ) -> None:
     """The main job on the embedded default: shipped tiny models, clean accuracy, a reduced Table 3, the report."""
     from pathlib import Path
@@ -127,7 +128,8 @@ def demo_command(
     if not 0 <= seed < 2**32:
         raise InvalidArgumentError(f"--seed must lie in [0, 2**32 - 1], got {seed}")
     seed_everything(seed)
-    run_demo(videos, device, Path(out), seed, force, console=_console())
+    if run_demo(videos, device, Path(out), seed, force, console=_console(), steps=steps) is None:
+        raise typer.Exit(130)  # interrupted: it said how to resume
 
 
 # --- attack (deepsava.attacks, deepsava.evaluate.attack_job) ---

@@ -4,17 +4,21 @@
 checkpoints on the synth-actions test split, then runs a reduced Table 3 (Sparse,
 Sparse Flickering, DeepSAVA without and with BO, one frame, ``videos`` test
 videos per model) through the resumable experiment runner, prints its table and
-writes the Markdown/HTML report.
+writes the Markdown/HTML report. The run stores its configuration as YAML text
+and ``deepsava demo --out ...`` as the command that resumes it; interrupted
+(Ctrl-C), it prints that command and writes no report.
 """
 
+import shlex
 from pathlib import Path
 
 import torch
+import yaml
 from rich.console import Console
 from rich.table import Table
 
 from deepsava.data import load_dataset
-from deepsava.evaluate.config import parse_config
+from deepsava.evaluate.config import read_config
 from deepsava.evaluate.report import write_report
 from deepsava.evaluate.runner import run_experiment, summary_table
 from deepsava.models import load_shipped
@@ -23,8 +27,11 @@ from deepsava.train import evaluate_accuracy
 MODELS = ("i3d", "inception-v3", "cnn-lstm")
 
 
-def demo_config(videos: int, seed: int) -> dict:
-    """The reduced Table 3 as an experiment configuration (see configs/table3.yaml for the full one)."""
+def demo_config(videos: int, seed: int, steps: int = 100) -> dict:
+    """The reduced Table 3 as an experiment configuration (see configs/table3.yaml for the full one).
+
+    ``steps``: iterations per attack (the paper's 100; fewer for a quick look).
+    """
     return {
         "name": "demo",
         "description": "Reduced Table 3: Sparse, Sparse Flickering, DeepSAVA without and with BO; 1 frame",
@@ -36,10 +43,12 @@ def demo_config(videos: int, seed: int) -> dict:
         "batch_size": 10,
         "examples": 2,
         "cells": [
-            {"label": "Sparse", "attack": {"method": "sparse", "frames": 1, "selector": "first"}},
-            {"label": "Sparse Flickering", "attack": {"method": "sparse-flicker", "frames": 1, "selector": "first"}},
-            {"label": "DeepSAVA (without BO)", "attack": {"method": "deepsava", "frames": 1, "selector": "first"}},
-            {"label": "DeepSAVA (BO)", "attack": {"method": "deepsava", "frames": 1, "selector": "bo"}},
+            {"label": "Sparse", "attack": {"method": "sparse", "frames": 1, "selector": "first", "steps": steps}},
+            {"label": "Sparse Flickering", "attack": {"method": "sparse-flicker", "frames": 1, "selector": "first",
+                                                        "steps": steps}},
+            {"label": "DeepSAVA (without BO)", "attack": {"method": "deepsava", "frames": 1, "selector": "first",
+                                                            "steps": steps}},
+            {"label": "DeepSAVA (BO)", "attack": {"method": "deepsava", "frames": 1, "selector": "bo", "steps": steps}},
         ],
     }
 
@@ -58,16 +67,33 @@ def accuracy_table(device: torch.device) -> tuple[Table, dict]:
     return table, accuracy
 
 
+def resume_command(videos: int, device: str, out: Path, seed: int, steps: int) -> str:
+    """The ``deepsava demo`` command that resumes this demo run."""
+    parts = ["deepsava", "demo", "--out", str(out)]
+    parts += [] if videos == 20 else ["--videos", str(videos)]
+    parts += [] if steps == 100 else ["--steps", str(steps)]
+    parts += [] if seed == 0 else ["--seed", str(seed)]
+    parts += [] if device == "auto" else ["--device", device]
+    return shlex.join(parts)
+
+
 def run_demo(videos: int = 20, device: str = "auto", out: Path = Path("runs/demo"), seed: int = 0,
-             force: bool = False, console: Console | None = None) -> Path:
-    """Run the demo; return the path of the HTML report."""
+             force: bool = False, console: Console | None = None, steps: int = 100) -> Path | None:
+    """Run the demo; return the path of the HTML report, or None when interrupted (nothing reported)."""
     from deepsava.runtime import resolve_device
 
     console = console or Console()
     table, _ = accuracy_table(resolve_device(device))
     console.print(table)
-    outcome = run_experiment(parse_config(demo_config(videos, seed)), out, device=device, force=force, console=console)
-    report = write_report(out)
+    config = read_config(yaml.safe_dump(demo_config(videos, seed, steps), sort_keys=False), "the demo's configuration")
+    resume = resume_command(videos, device, Path(out), seed, steps)
+    outcome = run_experiment(config, out, device=device, force=force, console=console, resume=resume)
     console.print(summary_table(outcome.summary, title="Reduced Table 3: one perturbed frame (cf. paper Table 3)"))
+    if outcome.interrupted:
+        console.print(f"interrupted: {outcome.videos_done}/{outcome.videos_total} videos stored in"
+                      f" {outcome.store_path}; no report written")
+        console.print(f"resume with: {resume}  (or write a report flagged partial: deepsava report {out})")
+        return None
+    report = write_report(out)
     console.print(f"report: {report.html}")
     return report.html

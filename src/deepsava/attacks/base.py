@@ -62,7 +62,7 @@ class AttackResult:
     ssim: torch.Tensor  # (B,) mean SSIM of the perturbed frames
     video_ssim: torch.Tensor  # (B,) SSIM averaged over all T frames
     l21: torch.Tensor  # (B,) l2,1 norm of the perturbation
-    seconds: torch.Tensor  # (B,) wall time per video (selection + generation)
+    seconds: torch.Tensor  # (B,) the batch's wall time shared equally among its attacked videos; 0.0 if not attacked
     targets: torch.Tensor | None = None  # (B,) target classes in targeted mode
     params: dict = field(default_factory=dict)
     flow: torch.Tensor | None = None  # (B, k, 2, H, W) pixels, for attacks with a flow field (zero if not attacked)
@@ -273,7 +273,9 @@ class VideoAttack:
             if out.flow is not None:
                 flow = out.flow.new_zeros(b, *out.flow.shape[1:])
                 flow[todo] = out.flow
-        seconds = (time.perf_counter() - start) / b
+        seconds = torch.zeros(b)  # the time of a video not attacked is 0: its clean forward counts to the attacked
+        if len(todo):
+            seconds[clean_correct.cpu()] = (time.perf_counter() - start) / len(todo)
         with torch.no_grad():
             adv_pred = self.model(adversarial).argmax(dim=1)
             ssim_all = frame_ssim(adversarial, videos)
@@ -285,7 +287,7 @@ class VideoAttack:
             attack=self.name, adversarial=cpu(adversarial), labels=cpu(labels), clean_pred=cpu(clean_pred),
             adv_pred=cpu(adv_pred), clean_correct=cpu(clean_correct), success=cpu(success),
             iterations=cpu(iterations), frames=cpu(frames), ssim=cpu(perturbed_ssim),
-            video_ssim=cpu(ssim_all.mean(dim=1)), l21=cpu(norm), seconds=torch.full((b,), seconds),
+            video_ssim=cpu(ssim_all.mean(dim=1)), l21=cpu(norm), seconds=seconds,
             targets=None if targets is None else cpu(targets), params=self.params(),
             flow=None if flow is None else cpu(flow),
         )

@@ -20,10 +20,25 @@ expressed on our [0, 1] scale; frames are then clipped to [0, 1]. Adam with the
 paper's learning rate 0.01 for all methods (Pony et al. use 0.001), beta1 = beta2
 = 0.1, kappa = 0.05 on the logits, 100 steps, early stop per video as DeepSAVA.
 
-ART's ``OverTheAirFlickeringPyTorch`` differs in the optimiser (signed steps of a
-fixed size, no early stop, no bound on the offsets other than [0, 1]) and puts
-the margin on softmax probabilities; ``tests/test_baselines.py`` checks that the
-two reach comparable fooling rates at the same offset bound.
+How ART's ``OverTheAirFlickeringPyTorch`` (1.20) differs, with m = p_y - max_{j != y} p_j
++ margin on softmax probabilities p (targeted: the sign of the difference flipped):
+
+- its adversarial loss is a smoothed hinge on probabilities, quadratic then linear:
+  max(0, min(m^2 / margin, m)) (margin 0.05); ours is the plain linear hinge
+  max(0, Z_y - max_{j != y} Z_j + kappa) on the logits Z (a Carlini-Wagner-style margin);
+- its regulariser is beta_0 * (beta_1 * thickness + beta_2 * first + beta_2 * second)
+  with the same thickness and circular differences as ours (ours: beta_0 = 1, and
+  separate weights beta1 for thickness, beta2 for both differences), each term + 1e-12;
+  its defaults are beta_1 = beta_2 = 0.5, ours 0.1;
+- its optimiser takes signed steps of ``eps_step`` (0.01) for ``max_iter`` (30)
+  iterations, one video at a time, with no early stop and no bound on the offsets
+  other than clipping pixels to [0, 1]; ours is Adam with early stop and offsets
+  within +-0.2.
+
+``benchmarks/flicker_vs_art.py`` runs both on the shipped tiny models at an equal
+step budget and at their own defaults (FR and seconds per attacked video: docs/RESULTS.md,
+"Flickering: ours against ART"); ``tests/test_baselines.py`` checks on a toy model that
+both produce the same perturbation family and comparable fooling rates.
 
 :class:`Flicker` flickers every frame (the original, dense attack);
 :class:`SparseFlicker` restricts the offsets to ``frames`` frames chosen by a

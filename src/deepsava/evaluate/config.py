@@ -1,6 +1,6 @@
 """Experiment configurations: YAML in, validated and expanded cells out, before any work.
 
-A configuration (``yaml.safe_load``) is a mapping::
+A configuration (YAML, read by a safe loader that refuses duplicate keys) is a mapping::
 
     name: table3                    # required: names the default run folder runs/<name> (a plain name)
     description: "..."              # optional free text
@@ -30,9 +30,11 @@ A configuration (``yaml.safe_load``) is a mapping::
           frames: [1, 2, 4]         # any scalar attack parameter may be a list: a sweep
 
 A template expands into one cell per combination of its models and swept
-values. Every unknown key, wrong type or out-of-range value raises
+values. Every unknown key, duplicate key, wrong type or out-of-range value raises
 :class:`~deepsava.errors.InvalidConfigError` naming it, e.g.
-``cells[2].attack.stpes: unknown key (did you mean steps?)``; ``dataset.options``
+``cells[2].attack.stpes: unknown key (did you mean steps?)``; so do values that
+only fail against another field (an attack's ``frames`` beyond the clip length
+``dataset.frames``, a frame size below the SSIM window). ``dataset.options``
 and ``selector_options`` have a schema per dataset and per selector; counts and
 sizes have upper bounds (``MAX_*``) so that a typo cannot allocate absurd memory;
 each attack is also built once on a stand-in model so that its own checks run
@@ -52,6 +54,7 @@ import yaml
 
 from deepsava.data.synthetic import CLASSES as SYNTH_CLASSES
 from deepsava.errors import DeepSAVAError, InvalidConfigError
+from deepsava.perturb.ssim import WINDOW
 
 # -- field types ---------------------------------------------------------------------------
 
@@ -273,6 +276,40 @@ class ExperimentConfig:
     compression: list[int] = field(default_factory=list)  # H.264 CRFs (evaluate.compression)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a mapping holding the same key twice (PyYAML keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen = {}
+            for key_node, _ in node.value:
+                key, line = self.construct_object(key_node, deep=True), key_node.start_mark.line + 1
+                try:
+                    if key in seen:
+                        raise InvalidConfigError(f"{key}: duplicate key at line {line} (first given at line"
+                                                 f" {seen[key]}): give each key once")
+                    seen[key] = line
+                except TypeError:  # an unhashable key: SafeLoader's own error follows
+                    continue
+        return super().construct_mapping(node, deep)
+
+
+def read_config(text: str, where: str = "config") -> ExperimentConfig:
+    """Parse and validate an experiment's YAML text (``where`` names it in errors); the text is kept as its source."""
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except InvalidConfigError as err:
+        raise InvalidConfigError(f"{where}: {err}") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        place = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        reason = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise InvalidConfigError(f"{where}: not valid YAML{place}: {reason}") from None
+    config = parse_config(data)
+    config.source = text
+    return config
+
+
 def load_config(path: str | Path) -> ExperimentConfig:
     """Read and validate an experiment YAML file."""
     path = Path(path)
@@ -282,15 +319,8 @@ def load_config(path: str | Path) -> ExperimentConfig:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
         raise InvalidConfigError(f"{path}: not UTF-8 text (byte {err.start}): save the config as UTF-8") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        reason = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise InvalidConfigError(f"{path}: not valid YAML{where}: {reason}") from None
-    config = parse_config(data)
-    config.source, config.path = text, str(path)
+    config = read_config(text, str(path))
+    config.path = str(path)
     return config
 
 
@@ -310,6 +340,10 @@ def parse_config(data) -> ExperimentConfig:
     dataset = _check_mapping("dataset", top["dataset"], DATASET)
     dataset = {key: dataset.get(key, spec.default) for key, spec in DATASET.items()}
     dataset["options"] = _check_mapping("dataset.options", dataset["options"] or {}, DATASET_OPTIONS[dataset["name"]])
+    if dataset["size"] < WINDOW:
+        raise InvalidConfigError(f"dataset.size: must be at least {WINDOW} (the SSIM window every attack reports),"
+                                 f" got {dataset['size']}")
+    clip = dataset["frames"] or (20 if dataset["name"] == "moving-digits" else 40)  # load_dataset's defaults
     models = top["models"]
     if not models:
         raise InvalidConfigError("models: name at least one model")
@@ -318,7 +352,7 @@ def parse_config(data) -> ExperimentConfig:
         raise InvalidConfigError("cells: must be a non-empty list of cells")
     expanded = []
     for i, entry in enumerate(cells):
-        expanded.extend(_expand(i, entry, models, len(expanded)))
+        expanded.extend(_expand(i, entry, models, len(expanded), clip))
     return ExperimentConfig(
         name=top["name"], description=top.get("description") or "", dataset=dataset, models=models,
         videos=top["videos"], repeats=top.get("repeats", 1), seed=top.get("seed", 0),
@@ -356,7 +390,8 @@ def _check_label(where: str, name, models: dict) -> None:
         raise InvalidConfigError(f"{where}: unknown model {name!r}{hint}")
 
 
-def _expand(i: int, entry, models: dict, start: int) -> list[CellSpec]:
+def _expand(i: int, entry, models: dict, start: int, clip: int) -> list[CellSpec]:
+    """The cells of template ``i``; ``clip`` is the dataset's clip length, which no ``frames`` may exceed."""
     path = f"cells[{i}]"
     if not isinstance(entry, dict):
         raise InvalidConfigError(f"{path}: must be a mapping with an attack, got {entry!r}")
@@ -383,6 +418,11 @@ def _expand(i: int, entry, models: dict, start: int) -> list[CellSpec]:
         hint = f" (did you mean {close[0]}?)" if close else f" (one of {', '.join(ATTACKS)})"
         raise InvalidConfigError(f"{path}.attack.method: unknown method {method!r}{hint}")
     params = _check_mapping(f"{path}.attack", attack, ATTACKS[method], sweeps=True)
+    counts = params.get("frames")
+    for j, k in enumerate(counts if isinstance(counts, list) else [counts]):
+        if k is not None and k > clip:
+            where = f"{path}.attack.frames" + (f"[{j}]" if isinstance(counts, list) else "")
+            raise InvalidConfigError(f"{where}: {k} frames exceed the clip length {clip} (dataset.frames)")
     swept_keys = [k for k, v in params.items() if isinstance(v, list)]
     combos = itertools.product(*(params[k] for k in swept_keys))
     cells = []

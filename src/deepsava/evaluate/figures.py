@@ -15,12 +15,13 @@ DPI = 110
 
 @dataclass
 class Series:
-    """One line of a plot: y against x, optional symmetric error bars (same length as y, nan for none)."""
+    """One line of a plot: y against x, optional error bars from the bounds ``low`` to ``high`` (nan for none)."""
 
     label: str
     x: list[float]
     y: list[float]
-    err: list[float] | None = None
+    low: list[float] | None = None
+    high: list[float] | None = None
 
 
 @dataclass
@@ -59,8 +60,10 @@ def line_figure(panels: list[Panel], title: str = "") -> bytes:
             scale = 100.0 if panel.percent else 1.0
             y = np.asarray(series.y, dtype=float) * scale
             err = None
-            if series.err is not None:
-                err = np.nan_to_num(np.asarray(series.err, dtype=float) * scale, nan=0.0)
+            if series.low is not None and series.high is not None:
+                below = np.asarray(series.y, dtype=float) - np.asarray(series.low, dtype=float)
+                above = np.asarray(series.high, dtype=float) - np.asarray(series.y, dtype=float)
+                err = np.nan_to_num(np.stack([below, above]) * scale, nan=0.0).clip(min=0.0)
                 err = err if err.any() else None
             ax.errorbar(series.x, y, yerr=err, marker="o", capsize=3, label=series.label)
         xs = sorted({v for s in panel.series for v in s.x})

@@ -33,23 +33,40 @@ def average_iterations(records: Sequence[dict]) -> float:
     return sum(steps) / len(steps) if steps else math.nan
 
 
-def average_absolute_perturbation(records: Sequence[dict], distance: str) -> float:
-    """AAP(D) = mean D over successes * f + D_max * (1 - f), D = "l21" or "ssim" (1 - SSIM).
-
-    D_max is the paper's constraint: 0.1 for l2,1 and 1 - 0.92 for SSIM. With no
-    success at all AAP is D_max.
-    """
+def _d_max(distance: str) -> float:
     if distance not in ("l21", "ssim"):
         raise InvalidArgumentError(f"distance must be 'l21' or 'ssim', got {distance!r}")
-    d_max = AAP_L21_MAX if distance == "l21" else AAP_SSIM_MAX
+    return AAP_L21_MAX if distance == "l21" else AAP_SSIM_MAX
+
+
+def _distance(record: dict, distance: str) -> float:
+    return record["l21"] if distance == "l21" else 1 - record["ssim"]
+
+
+def average_absolute_perturbation(records: Sequence[dict], distance: str) -> float:
+    """AAP(D) = mean D over successes * f + D_max * (1 - f), D = "l21" or "ssim" (1 - SSIM of the perturbed frames).
+
+    The paper's formula (Section 4.2.2) with its D_max: 0.1 for l2,1 and 1 - 0.92 for
+    SSIM; f is the FR. With no success at all AAP is D_max. The paper computes it on
+    attacks constrained to D <= D_max (configs/table6.yaml), where AAP <= D_max. On an
+    unconstrained attack a success can lie beyond D_max: the formula is applied unchanged
+    (AAP may then exceed D_max) and :func:`beyond_d_max` counts those successes so that
+    reports can flag the value.
+    """
+    d_max = _d_max(distance)
+    wins = [_distance(r, distance) for r in _attacked(records) if r["success"]]
     f = fooling_rate(records)
-    wins = [r for r in _attacked(records) if r["success"]]
     if math.isnan(f):
         return math.nan
     if not wins:
         return d_max
-    dist = [r["l21"] if distance == "l21" else 1 - r["ssim"] for r in wins]
-    return sum(dist) / len(dist) * f + d_max * (1 - f)
+    return sum(wins) / len(wins) * f + d_max * (1 - f)
+
+
+def beyond_d_max(records: Sequence[dict], distance: str, tolerance: float = 1e-6) -> int:
+    """How many successes have D above AAP's D_max (0 for attacks constrained as the paper's Table 6)."""
+    d_max = _d_max(distance)
+    return sum(_distance(r, distance) > d_max + tolerance for r in _attacked(records) if r["success"])
 
 
 def average_success_perturbation(records: Sequence[dict]) -> float:
@@ -59,7 +76,7 @@ def average_success_perturbation(records: Sequence[dict]) -> float:
 
 
 def confidence_interval(values: Sequence[float], level: float = 0.99) -> tuple[float, float]:
-    """Mean and half-width of the Student-t confidence interval over repeated runs."""
+    """Mean and half-width of the Student-t confidence interval over repeated runs (half-width nan for one run)."""
     n = len(values)
     mean = sum(values) / n
     if n < 2:
@@ -68,19 +85,42 @@ def confidence_interval(values: Sequence[float], level: float = 0.99) -> tuple[f
     return mean, stats.t.ppf(0.5 + level / 2, n - 1) * sd / math.sqrt(n)
 
 
+def rate_interval(values: Sequence[float], level: float = 0.99) -> tuple[float, float, float]:
+    """(mean, low, high): the Student-t interval over repeats of a rate, clipped to [0, 1] (bounds nan for one run)."""
+    mean, half = confidence_interval(values, level)
+    if math.isnan(half):
+        return mean, math.nan, math.nan
+    return mean, max(0.0, mean - half), min(1.0, mean + half)
+
+
+def wilson_interval(successes: int, trials: int, level: float = 0.99) -> tuple[float, float]:
+    """(low, high) of the Wilson score interval of a binomial proportion successes / trials (nan, nan if no trial)."""
+    if trials == 0:
+        return math.nan, math.nan
+    z = stats.norm.ppf(0.5 + level / 2)
+    p = successes / trials
+    denominator = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denominator
+    half = z / denominator * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def summarize(records: Sequence[dict]) -> dict:
-    """FR, ANI, AAP, ASP, mean SSIM and l2,1 of successes, seconds per video, counts."""
+    """FR, ANI, AAP, ASP, mean SSIM and l2,1 of successes, seconds per attacked video, counts."""
     attacked = _attacked(records)
     wins = [r for r in attacked if r["success"]]
     mean = lambda xs: sum(xs) / len(xs) if xs else math.nan  # noqa: E731
     return {
         "videos": len(records),
         "attacked": len(attacked),
+        "successes": len(wins),
         "skipped_misclassified": len(records) - len(attacked),
         "fooling_rate": fooling_rate(records),
         "ani": average_iterations(records),
         "aap_l21": average_absolute_perturbation(records, "l21"),
         "aap_ssim": average_absolute_perturbation(records, "ssim"),
+        "beyond_l21_max": beyond_d_max(records, "l21"),
+        "beyond_ssim_max": beyond_d_max(records, "ssim"),
         "asp_ssim": average_success_perturbation(records),
         "ssim": mean([r["ssim"] for r in wins]),
         "l21": mean([r["l21"] for r in wins]),

@@ -7,16 +7,19 @@ A run folder is what ``deepsava experiment`` writes (``results.sqlite``,
 (default ``RUN_DIR/report``):
 
 - ``report.md``: the tables, and the figures as ``figures/*.png`` next to it;
-- ``report.html``: the same, one file, every image embedded as a base64 data URI;
-- ``videos/*.mp4``: each shown adversarial video next to its original (H.264),
-  linked from both with relative paths.
+- ``report.html``: the same, one self-contained file: every image and every video
+  embedded as a base64 data URI (the mp4 files are kept beside it too);
+- ``videos/*.mp4``: each shown adversarial video next to its original, an H.264
+  re-encoding (CRF 12, yuv420p, which browsers play), linked from the Markdown.
 
 Content:
 
-- a per-cell table always (FR ± 99% CI over repeats, ANI, AAP, ASP, SSIM, l2,1,
-  time, counts, and whether the cell has all the results its config planned);
-- the paper's tables where the cells allow them: Table 3 and Table 6 (model ×
-  method, cells that are not part of a sweep), Table 7 (DeepSAVA's perturbation
+- a per-cell table always (FR ± 99% CI over repeats and the pooled 99% Wilson
+  interval, ANI, AAP, ASP, SSIM, l2,1, seconds per attacked video, counts, and
+  whether the cell has all the results its config planned);
+- the paper's tables where the cells allow them: Table 3 (model × method,
+  unconstrained cells that are not part of a sweep), Table 6 (the same under
+  l2,1 ≤ 0.1 and SSIM ≥ 0.92, as the paper computes AAP), Table 7 (DeepSAVA's perturbation
   mode × number of frames, when modes vary), Table 9 (λ: FR, ASP, when λ is
   swept), Table 5 (fixed l2,1 / SSIM budgets: FR and time);
 - line plots: FR against the number of attacked frames (Figure 6) when frames are
@@ -49,13 +52,15 @@ import torch
 
 from deepsava.errors import DeepSAVAError, InvalidArgumentError
 from deepsava.evaluate import figures
-from deepsava.evaluate.runner import DB_NAME, summarize_repeats, summarize_store
+from deepsava.evaluate.metrics import AAP_L21_MAX, AAP_SSIM_MAX
+from deepsava.evaluate.runner import DB_NAME, fr_text, summarize_repeats, summarize_store, wilson_text
 from deepsava.evaluate.store import ResultStore
 
 REPORT_DIR = "report"
 MAX_FRAMES_SHOWN = 2  # perturbed frames drawn per example video
 VIDEO_FPS = 10  # slower than the usual 25 so that a single perturbed frame can be seen
 VIDEO_HEIGHT = 192  # side-by-side videos are enlarged (nearest neighbour) to about this height
+VIDEO_CRF = 12  # H.264 quality of the side-by-side videos: near-lossless, still small (tens to hundreds of KB)
 AXES = ("frames", "lam", "l21_budget", "ssim_budget", "mode")
 KINDS = {"experiment": "experiment", "attack": "single attack", "analysis": "saliency / prediction analysis"}
 
@@ -155,13 +160,11 @@ def base_label(label: str, spec: dict) -> str:
 
 def _plan(source: str, resume: str):
     """(config, planned results per cell) from the stored config text and resume command; (None, None) if unreadable."""
-    import yaml
-
-    from deepsava.evaluate.config import parse_config
+    from deepsava.evaluate.config import read_config
 
     try:
-        config = parse_config(yaml.safe_load(source))
-    except (DeepSAVAError, yaml.YAMLError):
+        config = read_config(source)
+    except DeepSAVAError:
         return None, None
     limit = None
     try:
@@ -291,18 +294,30 @@ def _num(value, pattern="{:.3f}") -> str:
     return "–" if _nan(value) else pattern.format(value)
 
 
-def fr_text(stats: dict | None) -> str:
-    """FR as the paper writes it: "56.2% ± 1.7%" (99% CI over repeats, when there are several)."""
-    if not stats:
-        return "–"
-    text = _pct(stats["fooling_rate"])
-    if not _nan(stats["fooling_rate"]) and not _nan(stats.get("fr_ci")):
-        text += f" ± {100 * stats['fr_ci']:.1f}%"
-    return text
-
-
 def _stat(cell: CellView, name: str):
     return cell.stats[name] if cell.stats else math.nan
+
+
+def fr_both(stats: dict | None) -> str:
+    """FR with both intervals in one cell, for tables with a cell per column: "49.2% ± 30.1% · W 20.4–78.0%"."""
+    wilson = wilson_text(stats, counts=False)
+    return fr_text(stats) + ("" if wilson == "–" else " · W " + wilson)
+
+
+def aap_text(cell: CellView, distance: str) -> str:
+    """AAP(l2,1) or AAP(SSIM), marked † when a success lies beyond D_max (then AAP is not bounded by D_max)."""
+    beyond = cell.stats.get(f"beyond_{distance}_max", 0) if cell.stats else 0
+    return _num(_stat(cell, f"aap_{distance}")) + ("†" if beyond else "")
+
+
+FR_CAPTION = ("FR: successful attacks over videos classified correctly before the attack; ± the half-width of the"
+              " 99% Student-t interval over repeats (the paper's form; where it would leave [0, 100%] its clipped"
+              " bounds are written instead); Wilson: the 99% Wilson interval of the successes over the attacked"
+              " videos pooled over repeats (successes/attacked).")
+AAP_CAPTION = (" AAP: the paper's average absolute perturbation, mean D over successes × FR + D_max × (1 − FR),"
+               " D_max = 0.1 (l2,1) and 1 − 0.92 (SSIM); it is defined for attacks constrained to D ≤ D_max"
+               " (configs/table6.yaml); † marks a cell with successes beyond D_max, where the formula is applied"
+               " unchanged and can exceed D_max.")
 
 
 # -- tables ---------------------------------------------------------------------------------------
@@ -324,20 +339,20 @@ class Table:
 
 def cell_table(run: Run) -> Table:
     table = Table("cells", "Results per cell",
-                  ["model", "cell", "FR", "ANI", "AAP(l2,1)", "AAP(SSIM)", "ASP(SSIM)", "SSIM", "l2,1", "s/video",
-                   "n", "status"])
+                  ["model", "cell", "FR", "Wilson 99%", "ANI", "AAP(l2,1)", "AAP(SSIM)", "ASP(SSIM)", "SSIM", "l2,1",
+                   "s/attacked video", "n", "status"])
     for c in run.cells:
         n = f"{c.stats['attacked']}/{c.stats['videos']}" if c.stats else "0"
-        table.rows.append([c.model, c.label, fr_text(c.stats), _num(_stat(c, "ani"), "{:.1f}"),
-                           _num(_stat(c, "aap_l21")), _num(_stat(c, "aap_ssim")), _num(_stat(c, "asp_ssim"), "{:.4f}"),
+        table.rows.append([c.model, c.label, fr_text(c.stats), wilson_text(c.stats), _num(_stat(c, "ani"), "{:.1f}"),
+                           aap_text(c, "l21"), aap_text(c, "ssim"), _num(_stat(c, "asp_ssim"), "{:.4f}"),
                            _num(_stat(c, "ssim"), "{:.4f}"), _num(_stat(c, "l21")),
                            _num(_stat(c, "seconds_per_video"), "{:.2f}"), n, c.status()])
     repeats = max((c.stats["repeats"] for c in run.cells if c.stats), default=1)
-    table.caption = ("FR: successful attacks over videos classified correctly before the attack"
-                     + (f", mean ± 99% CI over {repeats} repeats" if repeats > 1 else "")
-                     + ". ANI: mean iterations of the successes. AAP: the paper's average absolute perturbation"
-                       " (D_max 0.1 for l2,1, 1 − 0.92 for SSIM). ASP, SSIM, l2,1: means over successes"
-                       " (ASP = 1 − SSIM of the perturbed frames). n: attacked (correct before) / stored videos.")
+    table.caption = (FR_CAPTION + (f" {repeats} repeats." if repeats > 1 else "")
+                     + " ANI: mean iterations of the successes." + AAP_CAPTION
+                     + " ASP, SSIM, l2,1: means over successes (ASP = 1 − SSIM of the perturbed frames)."
+                       " s/attacked video: a batch's wall time (clean forward, frame selection, generation) over"
+                       " its attacked videos. n: attacked (correct before) / stored videos.")
     return table
 
 
@@ -370,38 +385,68 @@ def _sweep_lines(cells: list[CellView], axis: str) -> list[tuple[str, str, list[
     return out
 
 
-def table3_and_6(run: Run, exclude: set = frozenset()) -> list[Table]:
-    """Table 3 (FR ± CI, ANI) and Table 6 (with AAP) over the cells not part of a sweep (nor in ``exclude``)."""
+def _budgets(c: CellView) -> tuple:
+    return c.params.get("l21_budget"), c.params.get("ssim_budget")
+
+
+def aap_constrained(c: CellView) -> bool:
+    """Constrained as the paper's Table 6 computes AAP: l2,1 ≤ 0.1 and SSIM ≥ 0.92 together."""
+    l21, ssim = _budgets(c)
+    return l21 is not None and ssim is not None and math.isclose(l21, AAP_L21_MAX) \
+        and math.isclose(1 - ssim, AAP_SSIM_MAX)
+
+
+def _single(cells: list[CellView]) -> list[CellView]:
+    """The cells alone in their (model, base label) group, i.e. not part of a sweep, with results."""
     groups: dict[tuple, list[CellView]] = {}
-    for c in run.cells:
-        if c.key in exclude:
-            continue
+    for c in cells:
         groups.setdefault((c.model, c.base), []).append(c)
     single = [members[0] for members in groups.values() if len(members) == 1 and members[0].stats]
+    order = list(dict.fromkeys(c.model for c in cells))
+    return sorted(single, key=lambda c: order.index(c.model))
+
+
+def _bold_best_fr(table: Table, cells: list[CellView], column: int) -> None:
+    """Bold the highest FR of each model (none when all of a model's are equal)."""
+    for model in {c.model for c in cells}:
+        rows = [i for i, c in enumerate(cells) if c.model == model and not _nan(c.stats["fooling_rate"])]
+        if len({cells[i].stats["fooling_rate"] for i in rows}) > 1:
+            best = max(cells[i].stats["fooling_rate"] for i in rows)
+            table.bold.update((i, column) for i in rows if cells[i].stats["fooling_rate"] == best)
+
+
+def table3(run: Run, exclude: set = frozenset()) -> list[Table]:
+    """Table 3 (FR with its intervals, ANI) over the unconstrained cells not part of a sweep (nor in ``exclude``)."""
+    single = _single([c for c in run.cells if c.key not in exclude and _budgets(c) == (None, None)])
     if len(single) < 2:
         return []
-    single.sort(key=lambda c: [c.model for c in run.cells].index(c.model))
-    t3 = Table("table3", "Table 3: comparison of methods per model (FR ± 99% CI over repeats, ANI)",
-               ["model", "attack method", "FR", "ANI", "n"],
-               caption="As the paper's Table 3; the best FR of each model in bold; '–': no successful attack.")
-    t6 = Table("table6", "Table 6: fooling rate, iterations and average absolute perturbation",
-               ["model", "attack method", "FR", "ANI", "AAP(l2,1)", "AAP(SSIM)"],
-               caption="As the paper's Table 6: AAP(D) = mean D over successes × FR + D_max × (1 − FR),"
-                       " D_max = 0.1 (l2,1) and 1 − 0.92 (SSIM); lower is less perturbation.")
+    table = Table("table3", "Table 3: comparison of methods per model (FR ± 99% CI over repeats, ANI)",
+                  ["model", "attack method", "FR", "Wilson 99%", "ANI", "n"],
+                  caption="As the paper's Table 3; the best FR of each model in bold; '–': no successful attack. "
+                          + FR_CAPTION)
     for c in single:
-        t3.rows.append([c.model, c.base, fr_text(c.stats), _num(c.stats["ani"], "{:.1f}"),
-                        f"{c.stats['attacked']}/{c.stats['videos']}"])
-        t6.rows.append([c.model, c.base, _pct(c.stats["fooling_rate"]), _num(c.stats["ani"], "{:.1f}"),
-                        _num(c.stats["aap_l21"]), _num(c.stats["aap_ssim"])])
-    for model in {c.model for c in single}:
-        rows = [i for i, c in enumerate(single) if c.model == model and not _nan(c.stats["fooling_rate"])]
-        if len({single[i].stats["fooling_rate"] for i in rows}) > 1:  # no bold when all are equal
-            best = max(single[i].stats["fooling_rate"] for i in rows)
-            for i in rows:
-                if single[i].stats["fooling_rate"] == best:
-                    t3.bold.add((i, 2))
-                    t6.bold.add((i, 2))
-    return [t3, t6]
+        table.rows.append([c.model, c.base, fr_text(c.stats), wilson_text(c.stats), _num(c.stats["ani"], "{:.1f}"),
+                           f"{c.stats['attacked']}/{c.stats['videos']}"])
+    _bold_best_fr(table, single, 2)
+    return [table]
+
+
+def table6(run: Run) -> list[Table]:
+    """Table 6 (FR, ANI, AAP) over the cells constrained as the paper computes AAP (l2,1 ≤ 0.1 and SSIM ≥ 0.92)."""
+    single = _single([c for c in run.cells if aap_constrained(c)])
+    if not single:
+        return []
+    table = Table("table6", "Table 6: fooling rate, iterations and average absolute perturbation"
+                            " (l2,1 ≤ 0.1 and SSIM ≥ 0.92)",
+                  ["model", "attack method", "FR", "Wilson 99%", "ANI", "AAP(l2,1)", "AAP(SSIM)", "n"],
+                  caption="As the paper's Table 6: every evaluated video is scaled back onto both budgets, so"
+                          " D ≤ D_max and AAP ≤ D_max; lower AAP is less perturbation; the best FR of each model"
+                          " in bold. " + FR_CAPTION + AAP_CAPTION)
+    for c in single:
+        table.rows.append([c.model, c.base, fr_text(c.stats), wilson_text(c.stats), _num(c.stats["ani"], "{:.1f}"),
+                           aap_text(c, "l21"), aap_text(c, "ssim"), f"{c.stats['attacked']}/{c.stats['videos']}"])
+    _bold_best_fr(table, single, 2)
+    return [table]
 
 
 def _explicit_name(cells: list[CellView], axes: tuple):
@@ -443,11 +488,12 @@ def table7(run: Run) -> list[Table]:
     table = Table("table7", "Table 7: perturbation mode (D noise, S spatial, D+S both) × frames attacked",
                   ["approach", "mode", "frames chosen by"] + [f"Mask{f}" for _, f in columns],
                   groups=[("", 3)] + [(m, sum(1 for mm, _ in columns if mm == m)) for m in models], text_columns=3,
-                  caption="As the paper's Table 7: FR (± 99% CI over repeats); Mask N: N frames perturbed;"
-                          " 'first N': the first frames, otherwise the named selector (bo: Bayesian optimisation).")
+                  caption="As the paper's Table 7: FR; Mask N: N frames perturbed; 'first N': the first frames,"
+                          " otherwise the named selector (bo: Bayesian optimisation). W: Wilson interval. "
+                          + FR_CAPTION)
     for (_, selector, name, mode), entry in sorted(rows.items(), key=lambda kv: kv[0][0]):
         chosen = "first N" if selector == "first" else str(selector)
-        table.rows.append([name, names.get(mode, mode), chosen] + [fr_text(entry[k].stats) if k in entry else ""
+        table.rows.append([name, names.get(mode, mode), chosen] + [fr_both(entry[k].stats) if k in entry else ""
                                                                    for k in columns])
     return [table]
 
@@ -457,27 +503,34 @@ def table9(run: Run) -> list[Table]:
     if not lines:
         return []
     table = Table("table9", "Table 9: the SSIM weight λ (FR, ASP(SSIM))",
-                  ["model", "attack method", "λ", "FR", "ASP(SSIM)", "n"],
+                  ["model", "attack method", "λ", "FR", "Wilson 99%", "ASP(SSIM)", "n"],
                   caption="As the paper's Table 9: ASP(SSIM) is the mean 1 − SSIM of the perturbed frames over"
-                          " successful attacks (lower: less visible).")
+                          " successful attacks (lower: less visible). " + FR_CAPTION)
     for model, label, members in lines:
         for c in members:
-            table.rows.append([model, label, str(float(c.params["lam"])), fr_text(c.stats),
+            table.rows.append([model, label, str(float(c.params["lam"])), fr_text(c.stats), wilson_text(c.stats),
                                _num(c.stats["asp_ssim"], "{:.4f}"), f"{c.stats['attacked']}/{c.stats['videos']}"])
     return [table]
 
 
 def _constraint(c: CellView) -> tuple | None:
-    if c.params.get("l21_budget") is not None:
-        return (0, c.params["l21_budget"], f"l2,1 budget = {c.params['l21_budget']:g}")
-    if c.params.get("ssim_budget") is not None:
-        return (1, -c.params["ssim_budget"], f"SSIM budget = {c.params['ssim_budget']:g}")
+    """(sort key, text) of a cell's budgets, or None without one."""
+    l21, ssim = _budgets(c)
+    if l21 is not None and ssim is not None:
+        return (2, l21, -ssim), f"l2,1 ≤ {l21:g} and SSIM ≥ {ssim:g}"
+    if l21 is not None:
+        return (0, l21, 0), f"l2,1 ≤ {l21:g}"
+    if ssim is not None:
+        return (1, -ssim, 0), f"SSIM ≥ {ssim:g}"
     return None
 
 
 def table5(run: Run) -> list[Table]:
-    """Table 5 / B.14-B.16: FR and seconds per video under fixed l2,1 or SSIM budgets, per model."""
-    cells = [c for c in run.cells if _constraint(c) and c.stats]
+    """Table 5 / B.14-B.16: FR and seconds per attacked video under fixed l2,1 or SSIM budgets, per model.
+
+    Cells constrained as AAP's Table 6 (both budgets at D_max) are that table's, not this one's.
+    """
+    cells = [c for c in run.cells if _constraint(c) and c.stats and not aap_constrained(c)]
     if not cells:
         return []
     for name in (lambda c: c.base, lambda c: c.label):
@@ -491,17 +544,19 @@ def table5(run: Run) -> list[Table]:
     else:
         return []
     methods = list(dict.fromkeys(k[2] for k in entries))
-    columns = ["model", "constraint"] + ["FR", "s/video"] * len(methods)
+    columns = ["model", "constraint"] + ["FR", "Wilson 99%", "s/attacked video"] * len(methods)
     table = Table("table5", "Table 5: fixed l2,1 and SSIM budgets (FR and time)", columns,
-                  groups=[("", 2)] + [(m, 2) for m in methods],
+                  groups=[("", 2)] + [(m, 3) for m in methods],
                   caption="As the paper's Table 5 and B.14–B.16: every evaluated video is scaled back onto the"
-                          " budget; time is wall-clock seconds per attacked video (the paper gives totals).")
+                          " budget; time is a batch's wall-clock seconds over its attacked videos (the paper gives"
+                          " totals). " + FR_CAPTION)
     for model in dict.fromkeys(c.model for c in cells):
         for constraint in sorted({k[1] for k in entries if k[0] == model}):
-            row = [model, constraint[2]]
+            row = [model, constraint[1]]
             for m in methods:
                 c = entries.get((model, constraint, m))
-                row += [fr_text(c.stats), _num(c.stats["seconds_per_video"], "{:.2f}")] if c else ["", ""]
+                row += [fr_text(c.stats), wilson_text(c.stats), _num(c.stats["seconds_per_video"], "{:.2f}")] \
+                    if c else ["", "", ""]
             table.rows.append(row)
     return [table]
 
@@ -509,10 +564,11 @@ def table5(run: Run) -> list[Table]:
 def frames_table(lines) -> Table:
     values = sorted({c.params["frames"] for _, _, members in lines for c in members})
     table = Table("figure6-data", "Figure 6 data: FR against the number of attacked frames",
-                  ["model", "attack method"] + [f"{v} frame{'s' * (v != 1)}" for v in values])
+                  ["model", "attack method"] + [f"{v} frame{'s' * (v != 1)}" for v in values],
+                  caption="W: Wilson interval. " + FR_CAPTION)
     for model, label, members in lines:
         by = {c.params["frames"]: c for c in members}
-        table.rows.append([model, label] + [fr_text(by[v].stats) if v in by else "" for v in values])
+        table.rows.append([model, label] + [fr_both(by[v].stats) if v in by else "" for v in values])
     return table
 
 
@@ -523,7 +579,7 @@ def build_tables(run: Run) -> list[Table]:
     if run.kind == "experiment":
         mode_table = table7(run)
         in_mode_table = {c.key for c in run.cells if c.params.get("mode")} if mode_table else set()
-        tables += table3_and_6(run, in_mode_table) + table5(run) + mode_table + table9(run)
+        tables += table3(run, in_mode_table) + table6(run) + table5(run) + mode_table + table9(run)
         lines = _sweep_lines(run.cells, "frames")
         if lines:
             tables.append(frames_table(lines))
@@ -545,6 +601,10 @@ class Image:
     caption: str = ""
 
 
+def _wilson_bounds(cells: list[CellView]) -> tuple[list[float], list[float]]:
+    return [c.stats["fr_wilson_low"] for c in cells], [c.stats["fr_wilson_high"] for c in cells]
+
+
 def build_plots(run: Run) -> list[Image]:
     from deepsava.evaluate.analysis_report import analysis_plots
 
@@ -555,25 +615,26 @@ def build_plots(run: Run) -> list[Image]:
         panels = [figures.Panel(model, "frames attacked", "FR", percent=True, log2_x=True,
                                 series=[figures.Series(label, [c.params["frames"] for c in members],
                                                        [c.stats["fooling_rate"] for c in members],
-                                                       [c.stats["fr_ci"] for c in members])
+                                                       *_wilson_bounds(members))
                                         for m, label, members in lines if m == model])
                   for model in models]
         images.append(Image("figure6", "Figure 6: fooling rate against the number of attacked frames",
                             figures.line_figure(panels), "figures/figure6.png",
-                            "FR (error bars: 99% CI over repeats, when there are several) of each method and model"
-                            " against the number of perturbed frames."))
+                            "FR (mean over repeats; error bars: the 99% Wilson interval of the pooled successes over"
+                            " the attacked videos) of each method and model against the number of perturbed frames."))
     lines = _sweep_lines(run.cells, "lam")
     if lines:
         def series(metric):
             return [figures.Series(f"{model} · {label}", [c.params["lam"] for c in members],
                                    [c.stats[metric] for c in members],
-                                   [c.stats["fr_ci"] for c in members] if metric == "fooling_rate" else None)
+                                   *(_wilson_bounds(members) if metric == "fooling_rate" else (None, None)))
                     for model, label, members in lines]
 
         panels = [figures.Panel("fooling rate", "λ", "FR", series("fooling_rate"), percent=True),
                   figures.Panel("average success perturbation", "λ", "ASP(SSIM)", series("asp_ssim"))]
         images.append(Image("lambda", "The SSIM weight λ: FR and ASP(SSIM)", figures.line_figure(panels),
-                            "figures/lambda.png", "As the paper's Table 9, drawn: a larger λ should lower both."))
+                            "figures/lambda.png", "As the paper's Table 9, drawn: a larger λ should lower both"
+                            " (FR error bars: 99% Wilson interval)."))
     return images + analysis_plots(run)
 
 
@@ -585,6 +646,7 @@ class Example:
     title: str
     strip: Image | None = None
     video: str | None = None  # relative path of the side-by-side mp4
+    mp4: bytes = b""  # its bytes, embedded in the HTML page
     notes: list[str] = field(default_factory=list)
 
 
@@ -690,8 +752,9 @@ def _render_example(index: int, out: Path, title: str, clean, adversarial, delta
 
         path = out / "videos" / f"{stem}-{_file_stem(title.split(' · ')[-1])}.mp4"
         try:
-            write_video(path, side_by_side(clean, adversarial, [int(f) for f in frames]), fps=VIDEO_FPS, codec="h264")
-            example.video = path.relative_to(out).as_posix()
+            write_video(path, side_by_side(clean, adversarial, [int(f) for f in frames]), fps=VIDEO_FPS, codec="h264",
+                        crf=VIDEO_CRF)
+            example.video, example.mp4 = path.relative_to(out).as_posix(), path.read_bytes()
             if clean is None:
                 example.notes.append("The original video could not be found: the mp4 shows the adversarial video"
                                      " alone.")
@@ -894,7 +957,9 @@ def render_markdown(run: Run, tables: list[Table], plots: list[Image], examples:
         if ex.strip:
             out += [f"![{ex.title}]({ex.strip.path})", "", f"*{ex.strip.caption}*", ""]
         if ex.video:
-            out += [f"[Original | adversarial video (mp4, {VIDEO_FPS} fps, red bar: perturbed frames)]({ex.video})", ""]
+            out += [f"[Original | adversarial video (mp4, {VIDEO_FPS} fps, red bar: perturbed frames)]({ex.video})"
+                    f" (an H.264 re-encoding, CRF {VIDEO_CRF}, yuv420p: its pixels differ slightly from the attack's output)",
+                    ""]
         out += [f"- {n}" for n in ex.notes] + ([""] if ex.notes else [])
     all_notes = run.notes + notes
     if all_notes:
@@ -920,8 +985,8 @@ pre{background:#f6f6f6;padding:.8em;overflow:auto;font-size:.85em}
 """
 
 
-def _data_uri(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+def _data_uri(data: bytes, kind: str = "image/png") -> str:
+    return f"data:{kind};base64," + base64.b64encode(data).decode("ascii")
 
 
 def html_table(table: Table) -> str:
@@ -975,9 +1040,11 @@ def render_html(run: Run, tables: list[Table], plots: list[Image], examples: lis
             body.append(f'<figure><img alt="{e(ex.title)}" src="{_data_uri(ex.strip.png)}">'
                         f"<figcaption>{e(ex.strip.caption)}</figcaption></figure>")
         if ex.video:
-            body.append(f'<video controls loop muted preload="metadata" src="{e(ex.video)}"></video>'
-                        f'<p class="note"><a href="{e(ex.video)}">original | adversarial (mp4, {VIDEO_FPS} fps;'
-                        " red bar: perturbed frames)</a></p>")
+            body.append(f'<video controls loop muted preload="metadata" src="{_data_uri(ex.mp4, "video/mp4")}"></video>'
+                        f'<p class="note">Original | adversarial ({VIDEO_FPS} fps; red bar: perturbed frames). The video'
+                        f" is an H.264 re-encoding (CRF {VIDEO_CRF}, yuv420p) of the frames, enlarged: its pixels differ"
+                        " slightly from the attack's output, which the strip above and the run's results hold."
+                        f' The same file: <a href="{e(ex.video)}">{e(ex.video)}</a>.</p>')
         if ex.notes:
             body.append("<ul class=\"note\">" + "".join(f"<li>{e(n)}</li>" for n in ex.notes) + "</ul>")
     all_notes = run.notes + notes

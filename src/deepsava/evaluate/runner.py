@@ -36,7 +36,6 @@ import os
 import shlex
 import signal
 import sqlite3
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,7 +46,7 @@ from deepsava.data.cache import atomic_path
 from deepsava.errors import DeepSAVAError, InvalidArgumentError, InvalidConfigError
 from deepsava.evaluate.compression import compression_predictions
 from deepsava.evaluate.config import CellSpec, ExperimentConfig, build_attack, load_config
-from deepsava.evaluate.metrics import confidence_interval, summarize
+from deepsava.evaluate.metrics import confidence_interval, rate_interval, summarize, wilson_interval
 from deepsava.evaluate.store import ResultStore
 from deepsava.evaluate.transfer import transfer_predictions
 from deepsava.runtime import derived_seed
@@ -279,11 +278,14 @@ def resume_command(config: ExperimentConfig, out: Path, limit: int | None, devic
 
 
 def run_experiment(config: str | Path | ExperimentConfig, out: str | Path | None = None, limit: int | None = None,
-                   device: str = "auto", force: bool = False, progress: bool = True, console=None) -> RunOutcome:
+                   device: str = "auto", force: bool = False, progress: bool = True, console=None,
+                   resume: str | None = None) -> RunOutcome:
     """Run (or resume) every cell of an experiment; return the per-cell summary.
 
     ``limit`` caps the videos per cell and repeat; ``force`` discards the stored
     results of this config's cells first. ``progress`` shows a rich progress bar.
+    ``resume``: the command that resumes this run, stored and printed (default
+    ``deepsava experiment CONFIG --out OUT ...``; the demo gives its own).
     Under ``torchrun`` the batches are shared out over the processes and merged
     into one store (:mod:`deepsava.evaluate.sharding`).
     """
@@ -297,11 +299,11 @@ def run_experiment(config: str | Path | ExperimentConfig, out: str | Path | None
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise InvalidArgumentError(f"--limit must be a positive integer, got {limit!r}")
     with session(device) as ranks:
-        return _run_sharded(config, out, limit, device, force, progress, console, ranks)
+        return _run_sharded(config, out, limit, device, force, progress, console, ranks, resume)
 
 
 def _run_sharded(config: ExperimentConfig, out, limit, device: str, force: bool, progress: bool, console,
-                 ranks) -> RunOutcome:
+                 ranks, resume: str | None = None) -> RunOutcome:
     """:func:`run_experiment` in one process of ``ranks.world_size`` (see :mod:`deepsava.evaluate.sharding`)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -316,7 +318,7 @@ def _run_sharded(config: ExperimentConfig, out, limit, device: str, force: bool,
     count = min(config.videos, limit or config.videos, len(dataset))
     orders = [video_order(dataset.labels, derived_seed(config.seed, "order", r))[:count] for r in range(config.repeats)]
     store_path = out / DB_NAME
-    outcome = RunOutcome(out, store_path, [], resume_command=resume_command(config, out, limit, device))
+    outcome = RunOutcome(out, store_path, [], resume_command=resume or resume_command(config, out, limit, device))
     with (ResultStore(store_path) if ranks.main else contextlib.nullcontext()) as store:
         if ranks.main:
             for cell in cells:
@@ -406,6 +408,7 @@ def _check_folder(out: Path, name: str, force: bool) -> None:
 # -- summaries -------------------------------------------------------------------------------
 
 METRICS = ("fooling_rate", "ani", "aap_l21", "aap_ssim", "asp_ssim", "ssim", "l21", "seconds_per_video")
+COUNTS = ("videos", "attacked", "successes", "skipped_misclassified", "beyond_l21_max", "beyond_ssim_max")
 
 
 def _mean(values):
@@ -416,19 +419,24 @@ def _mean(values):
 def summarize_repeats(per_repeat: list[list[dict]], level: float = 0.99) -> dict:
     """Metrics of one cell from its records grouped by repeat.
 
-    FR is given per repeat and as mean and half-width of the ``level`` Student-t
-    interval over repeats (``fr_ci`` nan with one repeat); every other metric is
-    the mean over repeats of the per-repeat value (repeats where it is nan, e.g.
-    ANI without a success, left out).
+    FR is given per repeat and as their mean with two ``level`` intervals: the
+    paper's Student-t interval over repeats (``fr_ci`` its half-width, nan with
+    one repeat; ``fr_ci_low``/``fr_ci_high`` its bounds clipped to [0, 1]) and the
+    Wilson interval of the pooled successes over the pooled attacked videos
+    (``fr_wilson_low``/``fr_wilson_high``). Every other metric is the mean over
+    repeats of the per-repeat value (repeats where it is nan, e.g. ANI without a
+    success, left out); counts are summed.
     """
     filled = [records for records in per_repeat if records]
     per = [summarize(records) for records in filled]
     fr = [s["fooling_rate"] for s in per if not math.isnan(s["fooling_rate"])]
     fr_mean, fr_ci = confidence_interval(fr, level) if fr else (math.nan, math.nan)
+    _, low, high = rate_interval(fr, level) if fr else (math.nan, math.nan, math.nan)
     out = {name: _mean([s[name] for s in per]) for name in METRICS}
-    out.update(fooling_rate=fr_mean, fr_ci=fr_ci, fr_per_repeat=fr, repeats=len(filled),
-               videos=sum(s["videos"] for s in per), attacked=sum(s["attacked"] for s in per),
-               skipped_misclassified=sum(s["skipped_misclassified"] for s in per))
+    out.update({name: sum(s[name] for s in per) for name in COUNTS})
+    out.update(fooling_rate=fr_mean, fr_ci=fr_ci, fr_ci_low=low, fr_ci_high=high, fr_per_repeat=fr,
+               repeats=len(filled))
+    out["fr_wilson_low"], out["fr_wilson_high"] = wilson_interval(out["successes"], out["attacked"], level)
     return out
 
 
@@ -498,25 +506,47 @@ def _fmt(value, pattern="{:.3f}"):
     return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else pattern.format(value)
 
 
+def fr_text(stats: dict | None) -> str:
+    """FR as the paper writes it, "56.2% ± 1.7%" (99% Student-t interval over repeats, when there are several).
+
+    Where mean ± half-width would leave [0, 100%] the clipped bounds are written instead: "4.2% (0.0–45.6%)".
+    """
+    if not stats:
+        return "–"
+    fr, half = stats["fooling_rate"], stats.get("fr_ci")
+    text = _fmt(fr, "{:.1%}")
+    if _fmt(fr) == "–" or _fmt(half) == "–":
+        return text
+    if fr - half < 0 or fr + half > 1:
+        return text + f" ({100 * stats['fr_ci_low']:.1f}–{100 * stats['fr_ci_high']:.1f}%)"
+    return text + f" ± {100 * half:.1f}%"
+
+
+def wilson_text(stats: dict | None, counts: bool = True) -> str:
+    """The 99% Wilson interval of the pooled successes / attacked videos: "41.2–80.1% (15/24)" (``counts``: the bracket)."""
+    if not stats or _fmt(stats.get("fr_wilson_low")) == "–":
+        return "–"
+    return (f"{100 * stats['fr_wilson_low']:.1f}–{100 * stats['fr_wilson_high']:.1f}%"
+            + (f" ({stats['successes']}/{stats['attacked']})" if counts else ""))
+
+
 def summary_table(rows: list[dict], title: str = "results"):
-    """A rich Table of per-cell summaries (FR ± 99% CI over repeats, ANI, AAP, ASP, SSIM, l2,1, time)."""
+    """A rich Table of per-cell summaries (FR with its two 99% intervals, ANI, AAP, ASP, SSIM, l2,1, time)."""
     from rich.table import Table
 
     table = Table(title=title)
-    table.caption = ("FR: successes over videos correctly classified before the attack, mean ± 99% CI over repeats;"
-                     " ANI, ASP, SSIM, l2,1 over successes; n: attacked/videos")
-    for name, justify in (("model", "left"), ("attack", "left"), ("FR", "right"), ("ANI", "right"),
-                          ("AAP l2,1", "right"), ("AAP SSIM", "right"), ("ASP", "right"),
+    table.caption = ("FR: successes over videos correctly classified before the attack, mean ± 99% Student-t CI over"
+                     " repeats (clipped to [0, 100%]: then its bounds); Wilson: 99% interval of the pooled successes /"
+                     " attacked videos; ANI, ASP, SSIM, l2,1 over successes; s/vid: seconds per attacked video;"
+                     " n: attacked/videos")
+    for name, justify in (("model", "left"), ("attack", "left"), ("FR", "right"), ("Wilson 99%", "right"),
+                          ("ANI", "right"), ("AAP l2,1", "right"), ("AAP SSIM", "right"), ("ASP", "right"),
                           ("SSIM", "right"), ("l2,1", "right"), ("s/vid", "right"), ("n", "right")):
         table.add_column(name, justify=justify, min_width=14 if name == "attack" else None)
     for row in rows:
-        fr = row["fooling_rate"]
-        fr_text = _fmt(fr, "{:.1%}")
-        if not math.isnan(fr) and not math.isnan(row["fr_ci"]):
-            fr_text += f" ± {row['fr_ci']:.1%}"
         expected = row.get("expected")
         count = f"{row['attacked']}/{row['videos']}" + (f" of {expected}" if expected and expected != row["videos"] else "")
-        table.add_row(str(row["model"]), row["label"], fr_text, _fmt(row["ani"], "{:.1f}"), _fmt(row["aap_l21"]),
-                      _fmt(row["aap_ssim"]), _fmt(row["asp_ssim"], "{:.4f}"), _fmt(row["ssim"], "{:.4f}"),
-                      _fmt(row["l21"]), _fmt(row["seconds_per_video"], "{:.2f}"), count)
+        table.add_row(str(row["model"]), row["label"], fr_text(row), wilson_text(row), _fmt(row["ani"], "{:.1f}"),
+                      _fmt(row["aap_l21"]), _fmt(row["aap_ssim"]), _fmt(row["asp_ssim"], "{:.4f}"),
+                      _fmt(row["ssim"], "{:.4f}"), _fmt(row["l21"]), _fmt(row["seconds_per_video"], "{:.2f}"), count)
     return table
