@@ -55,6 +55,7 @@ import yaml
 from deepsava.data.synthetic import CLASSES as SYNTH_CLASSES
 from deepsava.errors import DeepSAVAError, InvalidConfigError
 from deepsava.perturb.ssim import WINDOW
+from deepsava.select.saliency import SCORES as SALIENCY_SCORES
 
 # -- field types ---------------------------------------------------------------------------
 
@@ -186,7 +187,7 @@ SELECTOR_OPTIONS = {  # the options of each selector (deepsava.select)
            "probe_steps": Field("int", **_COUNT), "max_candidates": Field("int", **_COUNT),
            "max_rows": Field("int", **_COUNT)},
     "brute": {"probe_steps": Field("int", **_COUNT), "max_rows": Field("int", **_COUNT)},
-    "saliency": {"least": Field("bool")},
+    "saliency": {"least": Field("bool"), "score": Field("str", choices=SALIENCY_SCORES)},
     "anneal": {"evaluations": Field("int", **_COUNT), "probe_steps": Field("int", **_COUNT),
                "start": Field("float", low=0.0, low_open=True), "end": Field("float", low=0.0, low_open=True)},
     "genetic": {"population": Field("int", low=2, high=100_000), "generations": Field("int", low=0, high=100_000),
