@@ -237,7 +237,7 @@ def attack_command(
         records = attack_dataset(attack, data, indices, batch_size, dev, folder, save_videos)
     s = summarize(records)
     table = Table(title=f"DeepSAVA ({mode}, {frames} frame(s), selector {selector}) on {getattr(net, 'name', model)}")
-    for column in ("videos", "attacked", "FR", "ANI", "SSIM", "l2,1", "s / video"):
+    for column in ("videos", "attacked", "FR", "ANI", "SSIM", "l2,1", "s / attacked video"):
         table.add_column(column, justify="right")
     table.add_row(str(s["videos"]), str(s["attacked"]), f"{s['fooling_rate']:.1%}", f"{s['ani']:.2f}", f"{s['ssim']:.4f}",
                   f"{s['l21']:.4f}", f"{s['seconds_per_video']:.2f}")
