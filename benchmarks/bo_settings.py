@@ -15,7 +15,7 @@ import torch
 
 from deepsava.attacks import DeepSAVA
 from deepsava.data import load_dataset
-from deepsava.evaluate.attack_job import choose_videos
+from deepsava.experiment.attack_job import choose_videos
 from deepsava.models import load_shipped
 from deepsava.select import BayesOpt, BruteForce
 

@@ -19,7 +19,7 @@ import torch
 from deepsava.defend import make_defence
 from deepsava.defend.trainer import train_mode
 from deepsava.models import create_model
-from deepsava.train import optimiser_step
+from deepsava.train.classifier import optimiser_step
 
 
 def step_time(model, defence, videos, labels, repeats: int, device: torch.device) -> float:

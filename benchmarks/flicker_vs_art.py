@@ -83,7 +83,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from deepsava.data import load_dataset
-    from deepsava.evaluate.metrics import wilson_interval
+    from deepsava.metrics import wilson_interval
     from deepsava.models import load_shipped
 
     torch.manual_seed(0)

@@ -16,9 +16,8 @@ import torch
 
 from deepsava.attacks import DeepSAVA
 from deepsava.data import load_dataset
-from deepsava.evaluate.attack_job import choose_videos
+from deepsava.experiment.attack_job import choose_videos
 from deepsava.models import load_shipped
-from deepsava.select import make_selector
 
 SELECTORS = ("first", "random", "saliency", "bo", "anneal", "genetic", "brute")
 PROBE_STEPS = 5

@@ -25,7 +25,7 @@ import torch
 
 from deepsava.attacks import DeepSAVA
 from deepsava.data import ArrayVideoDataset, load_dataset
-from deepsava.evaluate.attack_job import attack_dataset, prepare_output
+from deepsava.experiment.attack_job import attack_dataset, prepare_output
 from deepsava.models import load_shipped
 
 

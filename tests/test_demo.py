@@ -5,10 +5,10 @@ import signal
 
 import pytest
 from rich.console import Console
-from test_report import check_page
+from report_pages import check_page
 
 from deepsava.demo import run_demo
-from deepsava.evaluate.store import ResultStore
+from deepsava.experiment.store import ResultStore
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -40,7 +40,7 @@ def test_reduced_demo_reports_and_stores_how_to_resume(tmp_path):
 
 def test_interrupted_demo_says_how_to_resume_and_writes_no_report(tmp_path, monkeypatch):
     import deepsava.demo as demo
-    import deepsava.evaluate.runner as runner
+    import deepsava.experiment.runner as runner
 
     monkeypatch.setattr(demo, "accuracy_table", lambda device: ("(clean accuracies: tested above)", {}))
     attack_batch = runner._run_batch
@@ -53,7 +53,7 @@ def test_interrupted_demo_says_how_to_resume_and_writes_no_report(tmp_path, monk
     out = tmp_path / "demo"
     screen = console()
     assert run_demo(videos=1, device="cpu", out=out, console=screen, steps=5) is None
-    printed = screen.export_text()
+    printed = " ".join(screen.export_text().split())
     assert "interrupted: 1/12 videos stored" in printed and "no report written" in printed
     assert f"resume with: deepsava demo --out {out} --videos 1 --steps 5 --device cpu" in printed
     assert not (out / "report").exists()

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from deepsava.evaluate.metrics import (average_absolute_perturbation, average_iterations, average_success_perturbation,
+from deepsava.metrics import (average_absolute_perturbation, average_iterations, average_success_perturbation,
                                        beyond_d_max, confidence_interval, fooling_rate, rate_interval, summarize,
                                        wilson_interval)
 

@@ -1,6 +1,7 @@
 """Small deterministic video classifiers for fast attack tests (not part of the package)."""
 
 import torch
+from torch.utils.data import Dataset
 
 
 class FramePooling(torch.nn.Module):
@@ -45,3 +46,22 @@ def videos_and_labels(model, batch: int = 4, frames: int = 8, size: int = 24, se
     with torch.no_grad():
         labels = model(videos).argmax(dim=1)
     return videos, labels
+
+
+class BrightnessClips(Dataset):
+    """Tiny learnable set: class k clips are noise around brightness (k + 1) / (K + 1)."""
+
+    classes = ["dim", "mid", "bright"]
+
+    def __init__(self, n: int = 24, frames: int = 4, size: int = 16, seed: int = 0):
+        gen = torch.Generator().manual_seed(seed)
+        self.labels = [i % 3 for i in range(n)]
+        level = (torch.tensor(self.labels, dtype=torch.float32) + 1) / 4
+        noise = torch.rand(n, frames, 3, size, size, generator=gen) * 0.3 - 0.15
+        self.videos = (level.view(n, 1, 1, 1, 1) + noise).clamp(0, 1)
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, i):
+        return self.videos[i], self.labels[i]

@@ -1,5 +1,5 @@
 """``python -m deepsava`` runs the command line."""
 
-from deepsava.cli import run
+from deepsava.cli.main import run
 
 run()

@@ -18,11 +18,13 @@ from rich.console import Console
 from rich.table import Table
 
 from deepsava.data import load_dataset
-from deepsava.evaluate.config import read_config
-from deepsava.evaluate.report import write_report
-from deepsava.evaluate.runner import run_experiment, summary_table
+from deepsava.experiment.config import parse_config
+from deepsava.experiment.runner import run_experiment
 from deepsava.models import load_shipped
-from deepsava.train import evaluate_accuracy
+from deepsava.report.console import summary_table
+from deepsava.report.write import write_report
+from deepsava.runtime import resolve_device
+from deepsava.train.classifier import evaluate_accuracy
 
 MODELS = ("i3d", "inception-v3", "cnn-lstm")
 
@@ -80,19 +82,17 @@ def resume_command(videos: int, device: str, out: Path, seed: int, steps: int) -
 def run_demo(videos: int = 20, device: str = "auto", out: Path = Path("runs/demo"), seed: int = 0,
              force: bool = False, console: Console | None = None, steps: int = 100) -> Path | None:
     """Run the demo; return the path of the HTML report, or None when interrupted (nothing reported)."""
-    from deepsava.runtime import resolve_device
-
     console = console or Console()
     table, _ = accuracy_table(resolve_device(device))
     console.print(table)
-    config = read_config(yaml.safe_dump(demo_config(videos, seed, steps), sort_keys=False), "the demo's configuration")
+    document = demo_config(videos, seed, steps)
+    config = parse_config(document)
+    config.source = yaml.safe_dump(document, sort_keys=False)  # stored with the results; the report shows it
     resume = resume_command(videos, device, Path(out), seed, steps)
     outcome = run_experiment(config, out, device=device, force=force, console=console, resume=resume)
     console.print(summary_table(outcome.summary, title="Reduced Table 3: one perturbed frame (cf. paper Table 3)"))
     if outcome.interrupted:
-        console.print(f"interrupted: {outcome.videos_done}/{outcome.videos_total} videos stored in"
-                      f" {outcome.store_path}; no report written")
-        console.print(f"resume with: {resume}  (or write a report flagged partial: deepsava report {out})")
+        console.print(f"{outcome.stopped()}  (no report written; a report flagged partial: deepsava report {out})")
         return None
     report = write_report(out)
     console.print(f"report: {report.html}")

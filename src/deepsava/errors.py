@@ -1,8 +1,11 @@
 """The error vocabulary: every user error raised by deepsava is one of these.
 
 The CLI turns them into one-line messages and the exit codes below (2 is left
-to usage errors of the command line itself, 8 to files that cannot be read or
-written); anything else is a bug and keeps its traceback.
+to usage errors of the command line itself); anything else is a bug and keeps its
+traceback. One rule for files: an input the command reads as a video, a
+checkpoint, a dataset or a config gets that kind's code when it is missing or
+malformed (4, 5, 6, 7); 8 is for a file operation the operating system refuses
+(permissions, a folder in the way, disk full), reading or writing.
 """
 
 
@@ -51,6 +54,8 @@ EXIT_CODES = {
     **{cls.exit_code: f"{cls.__name__}: {cls.__doc__[0].lower()}{cls.__doc__[1:].rstrip('.')}"
        for cls in (InvalidArgumentError, InvalidVideoError, InvalidCheckpointError, InvalidDatasetError,
                    InvalidConfigError)},
-    FILE_SYSTEM_EXIT_CODE: "a file or folder cannot be read or written (missing, permissions, disk full)",
+    FILE_SYSTEM_EXIT_CODE: "the operating system refused to read or write a file or folder (permissions, a folder"
+                           " in the way, disk full); a missing or malformed input has its kind's code (4 video,"
+                           " 5 checkpoint, 6 dataset, 7 config)",
     130: "interrupted (Ctrl-C); results stored so far are kept",
 }

@@ -214,8 +214,9 @@ def _decode(path: Path, frames, count, size, sampling, short, seed, seek: bool =
         except _CannotSeek:
             return _decode(path, frames, count, size, sampling, short, seed, seek=False)
         except READ_ERRORS as err:
-            raise InvalidVideoError(
-                f"{path}: corrupted video, decoding failed after frame {last} ({_reason(err)})") from None
+            done = max(kept, default=-1)  # the last frame decoded (in either branch)
+            where = f"after frame {done}" if done >= 0 else "at its first frame"
+            raise InvalidVideoError(f"{path}: corrupted video, decoding failed {where} ({_reason(err)})") from None
     if not kept:
         raise InvalidVideoError(f"{path}: the video stream holds no decodable frame")
     short_of_header = indices is None or len(kept) < len(set(indices.tolist()))  # decoding reached the end

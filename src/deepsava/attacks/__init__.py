@@ -1,4 +1,4 @@
-"""Video attacks with one call shape: ``attack(videos, labels) -> AttackResult``."""
+"""Video attacks with one call shape: ``attack(videos, labels) -> AttackResult``; :data:`ATTACKS` by method name."""
 
 from deepsava.attacks.base import AttackResult, VideoAttack
 from deepsava.attacks.criteria import Misclassification, PredictionError
@@ -6,6 +6,20 @@ from deepsava.attacks.deepsava import DeepSAVA
 from deepsava.attacks.flicker import Flicker, SparseFlicker
 from deepsava.attacks.pgd import FGSM, PGD
 from deepsava.attacks.sparse import Sparse
+from deepsava.errors import InvalidArgumentError
 
-__all__ = ["AttackResult", "VideoAttack", "DeepSAVA", "Sparse", "Flicker", "SparseFlicker", "FGSM", "PGD",
-           "Misclassification", "PredictionError"]
+ATTACKS = {cls.name: cls for cls in (DeepSAVA, Sparse, Flicker, SparseFlicker, PGD, FGSM)}
+
+
+def make_attack(method: str, model, **params) -> VideoAttack:
+    """The attack ``method`` of :data:`ATTACKS` on ``model`` with its parameters."""
+    if method not in ATTACKS:
+        raise InvalidArgumentError(f"unknown attack method {method!r}: use one of {', '.join(ATTACKS)}")
+    try:
+        return ATTACKS[method](model, **params)
+    except TypeError as err:
+        raise InvalidArgumentError(f"bad parameters for attack {method!r}: {err}") from None
+
+
+__all__ = ["ATTACKS", "AttackResult", "VideoAttack", "DeepSAVA", "Sparse", "Flicker", "SparseFlicker", "FGSM", "PGD",
+           "Misclassification", "PredictionError", "make_attack"]

@@ -224,42 +224,35 @@ class VideoAttack:
             raise InvalidArgumentError(f"frames={self.frames} exceeds the video length T={t}")
         if self.targeted and targets is None:
             raise InvalidArgumentError("a targeted attack needs targets=... (one class per video)")
-        num_classes = getattr(self.model, "num_classes", None)
-        checked = []
-        for name, y in (("labels", labels), ("targets", targets if self.targeted else None)):
-            if y is None:
-                checked.append(None)
-                continue
-            try:
-                y = torch.as_tensor(y, device=videos.device)
-            except (TypeError, ValueError, RuntimeError):
-                y = None
-            if y is None or y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
-                raise InvalidArgumentError(f"{name} must be integer class indices")
-            y = y.long().view(-1)
-            if y.numel() != b:
-                raise InvalidArgumentError(f"got {y.numel()} {name} for a batch of {b} videos")
-            if num_classes is not None and ((y < 0).any() or (y >= num_classes).any()):
-                raise InvalidArgumentError(f"{name} must lie in [0, {num_classes - 1}] for this model, got {y.tolist()}")
-            checked.append(y)
-        return checked[0], checked[1]
+        labels = self.criterion.check(labels, videos, self.model, "labels")
+        return labels, self.criterion.check(targets, videos, self.model, "targets") if self.targeted else None
 
     def __call__(self, videos: torch.Tensor, labels, targets=None) -> AttackResult:
-        """Attack a batch with the model in eval mode (its previous mode is restored afterwards)."""
+        """Attack a batch with the model in eval mode and its weights frozen (both restored afterwards).
+
+        Frozen weights: backward passes compute the gradient of the input only, not of every weight
+        (a third of a backward pass on a 3D CNN), and leave no ``.grad`` on the model.
+        """
         was_training = self.model.training
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
         self.model.eval()
+        for parameter in trainable:
+            parameter.requires_grad_(False)
         try:
             return self._attack(videos, labels, targets)
         finally:
+            for parameter in trainable:
+                parameter.requires_grad_(True)
             self.model.train(was_training)
 
     def _attack(self, videos: torch.Tensor, labels, targets) -> AttackResult:
         labels, targets = self._check(videos, labels, targets)
         start = time.perf_counter()
-        with torch.no_grad():
-            clean_pred = self.model(videos).argmax(dim=1)
-        clean_correct = clean_pred == labels
         goal = targets if self.targeted else labels
+        with torch.no_grad():
+            clean_output = self.model(videos)
+        clean_pred = self.criterion.predicted_class(clean_output)
+        clean_correct = self.criterion.attackable(clean_output, labels)
         b = videos.shape[0]
         frames = torch.arange(self.frames, device=videos.device).expand(b, -1).clone()
         adversarial = videos.clone()
@@ -277,11 +270,12 @@ class VideoAttack:
         if len(todo):
             seconds[clean_correct.cpu()] = (time.perf_counter() - start) / len(todo)
         with torch.no_grad():
-            adv_pred = self.model(adversarial).argmax(dim=1)
+            adv_output = self.model(adversarial)
+            adv_pred = self.criterion.predicted_class(adv_output)
             ssim_all = frame_ssim(adversarial, videos)
             perturbed_ssim = ssim_all.gather(1, frames).mean(dim=1)
             norm = l21(adversarial - videos)
-        success = clean_correct & ((adv_pred == targets) if self.targeted else (adv_pred != labels))
+        success = clean_correct & self.criterion.is_fooled(adv_output, goal)
         cpu = lambda x: x.detach().cpu()  # noqa: E731
         return AttackResult(
             attack=self.name, adversarial=cpu(adversarial), labels=cpu(labels), clean_pred=cpu(clean_pred),

@@ -13,13 +13,16 @@ from deepsava.data.hmdb51 import hmdb51
 from deepsava.data.moving_digits import load_moving_mnist, moving_digits, split_sequence
 from deepsava.data.synthetic import synth_actions
 from deepsava.data.ucf101 import ucf101
+from deepsava.data.video_file import OneVideo, video_file
 from deepsava.errors import InvalidArgumentError
 
-DATASETS = {"synth-actions": synth_actions, "moving-digits": moving_digits, "ucf101": ucf101, "hmdb51": hmdb51}
+DATASETS = {"synth-actions": synth_actions, "moving-digits": moving_digits, "ucf101": ucf101, "hmdb51": hmdb51,
+            "video": video_file}
+ON_DISK = ("ucf101", "hmdb51", "video")  # the datasets read from a root (folder or file); the others are generated
 
 __all__ = [
-    "DATASETS", "ArrayVideoDataset", "VideoDataset", "VideoFileDataset", "hmdb51", "load_dataset",
-    "load_moving_mnist", "moving_digits", "split_sequence", "synth_actions", "ucf101",
+    "DATASETS", "ON_DISK", "ArrayVideoDataset", "OneVideo", "VideoDataset", "VideoFileDataset", "hmdb51", "load_dataset",
+    "load_moving_mnist", "moving_digits", "split_sequence", "synth_actions", "ucf101", "video_file",
 ]  # fmt: skip
 
 
@@ -33,6 +36,8 @@ def load_dataset(
       standard ``mnist_test_seq.npy``, which is a test set only and keeps its own frames.
     - ``ucf101`` / ``hmdb51``: ``root`` is the video folder; options ``fold`` (1–3),
       ``annotations`` (split-file folder), ``sampling``, ``short``, ``cache``.
+    - ``video``: ``root`` is one video file (a dataset of one item); options ``label`` (None: a
+      model's clean prediction), ``classes``, ``sampling``, ``short``.
 
     ``frames`` defaults to 40 (20 for moving-digits). ``seed`` fixes generation, or
     the offsets of ``sampling="random"``. Options a dataset does not take raise
@@ -53,7 +58,7 @@ def load_dataset(
     if frames is None:
         frames = 20 if name == "moving-digits" else 40
     arguments = {"split": split, "frames": frames, "size": size, "seed": seed}
-    if name in ("ucf101", "hmdb51"):
+    if name in ON_DISK:
         arguments["root"] = root
     elif root is not None:
         raise InvalidArgumentError(f"{name} is generated, it takes no root (got {root!r})")

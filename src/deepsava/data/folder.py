@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from rich.progress import Progress
+from deepsava.progress import progress_bar
 
 from deepsava.data.base import VideoDataset
 from deepsava.data.cache import cache_root, save_array
@@ -50,7 +50,7 @@ class VideoFileDataset(VideoDataset):
     def precache(self, progress: bool = True) -> int:
         """Decode every video not cached yet (with a progress bar); return how many were decoded."""
         todo = [i for i in range(len(self)) if not (self.cache and self.cache_path(i).exists())]
-        with Progress(disable=not progress, transient=True) as bar:
+        with progress_bar("videos", enabled=progress, transient=True) as bar:
             task = bar.add_task(f"decoding {self.name} ({len(todo)} videos)", total=len(todo))
             for i in todo:
                 self._clip(i)

@@ -19,7 +19,8 @@ import matplotlib
 import numpy as np
 import torch
 from matplotlib import ft2font
-from rich.progress import Progress
+from deepsava.progress import progress_bar
+from torch.utils.data import Subset
 
 from deepsava.data.base import ArrayVideoDataset
 from deepsava.data.cache import atomic_path, cache_root, open_array
@@ -57,7 +58,7 @@ def moving_digits(
     path = cache_root() / f"moving-digits-v{VERSION}-{split}-n{sequences}-t{frames}-s{size}-seed{seed}.npy"
     if not path.exists():
         rng = np.random.default_rng([seed, 0 if split == "train" else 1])
-        with atomic_path(path) as tmp, Progress(disable=not progress, transient=True) as bar:
+        with atomic_path(path) as tmp, progress_bar("sequences", enabled=progress, transient=True) as bar:
             videos = open_array(tmp, (sequences, frames, 1, size, size))
             task = bar.add_task(f"generating moving-digits {split} ({sequences} sequences)", total=sequences)
             for i in range(sequences):
@@ -146,3 +147,13 @@ def render_digit(rng: np.random.Generator, digit: int) -> np.ndarray:
 @lru_cache(maxsize=None)
 def _font(name: str) -> ft2font.FT2Font:
     return ft2font.FT2Font(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / name))
+
+
+def prediction_split(split: str, moving_mnist: str | Path | None = None, sequences: int = 1000, seed: int = 0):
+    """The sequences of the next-frame study: generated moving-digits, or the Moving MNIST file's first 90%
+    (``split="train"``) / last 10% (``"test"``)."""
+    if moving_mnist is None:
+        return moving_digits(split=split, seed=seed, sequences=sequences)
+    data = load_moving_mnist(moving_mnist)
+    cut = len(data) * 9 // 10
+    return Subset(data, range(cut) if split == "train" else range(cut, len(data)))

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from rich.progress import Progress
+from deepsava.progress import progress_bar
 
 from deepsava.data.base import ArrayVideoDataset
 from deepsava.data.cache import atomic_path, cache_root, open_array
@@ -112,7 +112,7 @@ def generate(
     """Render every clip into ``path`` (uint8 ``(N, T, 3, H, W)``, class-major); return the seconds taken."""
     start = time.perf_counter()
     total = num_classes * videos_per_class
-    with atomic_path(path) as tmp, Progress(disable=not progress, transient=True) as bar:
+    with atomic_path(path) as tmp, progress_bar("videos", enabled=progress, transient=True) as bar:
         videos = open_array(tmp, (total, frames, 3, size, size))
         task = bar.add_task(f"generating synth-actions ({total} clips, {size}px)", total=total)
         for label in range(num_classes):

@@ -19,7 +19,7 @@ DEFENCES = {cls.name: cls for cls in (Defence, InjectDefence, PGDDefence, Combin
 
 
 def make_defence(method: str, **params) -> Defence:
-    """The defence ``method`` (none, inject, pgd, combined, trades) with its parameters."""
+    """The defence ``method`` of :data:`DEFENCES` with its parameters."""
     if method not in DEFENCES:
         raise InvalidArgumentError(f"unknown defence method {method!r}: use one of {', '.join(DEFENCES)}")
     try:

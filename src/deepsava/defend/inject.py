@@ -23,7 +23,7 @@ import json
 from pathlib import Path
 
 import torch
-from rich.progress import Progress
+from deepsava.progress import progress_bar
 from safetensors import safe_open
 from safetensors.torch import save_file
 from torch.utils.data import ConcatDataset, Dataset, Subset
@@ -32,7 +32,7 @@ from deepsava.attacks import DeepSAVA
 from deepsava.defend.base import Defence
 from deepsava.distributed import Ranks, from_main, gather
 from deepsava.errors import InvalidArgumentError
-from deepsava.evaluate.runner import video_order
+from deepsava.experiment.plan import video_order
 from deepsava.models.weights import load_weights_file
 from deepsava.perturb import scatter_frames
 from deepsava.runtime import derived_seed, seed_everything
@@ -116,7 +116,7 @@ class InjectDefence(Defence):
         """
         mine = range(ranks.rank, len(batches), ranks.world_size)
         made = {}
-        with Progress(disable=not (progress and ranks.main), transient=True) as bar:
+        with progress_bar("videos", enabled=progress and ranks.main, transient=True) as bar:
             task = bar.add_task(f"injection: DeepSAVA on {sum(len(batches[n]) for n in mine)} training videos",
                                 total=len(mine))
             for number in mine:

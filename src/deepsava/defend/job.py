@@ -37,7 +37,7 @@ def run_defend(method: str, params: dict, *, model: str, dataset: str, out: str,
     from deepsava.data import load_dataset
     from deepsava.defend import adversarial_train, make_defence
     from deepsava.distributed import from_main, session
-    from deepsava.models import create_model
+    from deepsava.models import create_model, needed_frames
     from deepsava.models.checkpoint import read_metadata
     from deepsava.runtime import seed_everything
 
@@ -47,6 +47,7 @@ def run_defend(method: str, params: dict, *, model: str, dataset: str, out: str,
     with session(device) as ranks:
         stem = from_main(ranks, lambda: prepare_out(out, force))  # every process waits for the clean-up
         path, start_meta = starting_weights(weights)
+        frames = frames or needed_frames(model, preset=preset)  # e.g. 16 for MViT; None: the dataset's default
         train_set = load_dataset(dataset, split="train", root=root, frames=frames, size=size)
         test_set = load_dataset(dataset, split="test", root=root, frames=frames, size=size)
         if start_meta.get("classes") not in (None, list(train_set.classes)):

@@ -44,7 +44,7 @@ import time
 from pathlib import Path
 
 import torch
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from deepsava.progress import progress_bar
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
@@ -55,7 +55,7 @@ from deepsava.distributed import Ranks, barrier, from_main, sum_across
 from deepsava.errors import InvalidArgumentError
 from deepsava.models.checkpoint import save_checkpoint
 from deepsava.runtime import derived_seed, resolve_device
-from deepsava.train import EpochTally, evaluate_accuracy, frozen_modules, optimiser_step
+from deepsava.train.classifier import EpochTally, evaluate_accuracy, frozen_modules, optimiser_step
 
 
 class IndexedVideos(Dataset):
@@ -160,8 +160,7 @@ def adversarial_train(
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=epochs * len(loader))
     done, history = restore_state(resumed, model, optimiser, schedule) if resumed is not None else (0, [])
 
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-    with Progress(*columns, disable=not (progress and ranks.main)) as bar:
+    with progress_bar("epochs", enabled=progress and ranks.main) as bar:
         task = bar.add_task(f"{defence.name} training", total=epochs * len(loader), completed=done * len(loader))
         for epoch in range(done + 1, epochs + 1):
             sampler.set_epoch(epoch)

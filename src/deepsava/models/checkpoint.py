@@ -1,8 +1,11 @@
 """deepsava checkpoints: ``<path>.safetensors`` (weights) + ``<path>.json`` (how to rebuild and where it came from).
 
-The JSON holds ``model``, ``preset``, ``num_classes`` (enough to rebuild the
-architecture), ``torch_version``, and whatever the caller records: classes,
-dataset, frames, size, clean test accuracy, hyper-parameters, the command.
+The JSON holds ``model`` (the model spec), ``preset`` (null for foreign models),
+``num_classes`` and, for a user's module, ``input_options``: enough to rebuild the
+architecture (an ``hf:`` spec names the absolute folder whose configs it is built
+from). Then ``torch_version``, ``classes`` (the model's own class names unless the
+caller records the dataset's) and whatever else the caller records: dataset,
+frames, size, clean test accuracy, hyper-parameters, the command.
 """
 
 import json
@@ -15,7 +18,7 @@ from deepsava.data.cache import atomic_path
 from deepsava.errors import InvalidArgumentError, InvalidCheckpointError
 from deepsava.models.base import VideoClassifier
 from deepsava.models.registry import create_model, expected_shapes, identify
-from deepsava.models.weights import header_shapes, load_weights_file, match_state_dict, shape_problems
+from deepsava.models.weights import header_shapes, load_weights_file, shape_problems
 
 SHIPPED = ("i3d", "inception-v3", "cnn-lstm", "cnn-rnn", "cnn-gru",
            "cnn-lstm-shared", "cnn-rnn-shared", "cnn-gru-shared")  # *-shared: heads over inception-v3's frozen CNN
@@ -66,7 +69,11 @@ def save_checkpoint(model: VideoClassifier, path: str | Path, metadata: dict) ->
 
     Each file is written under a temporary name and renamed, so a kill never leaves half a checkpoint.
     """
-    meta = {**metadata, "model": model.name, "preset": model.preset, "num_classes": model.num_classes}
+    meta = {**metadata, "model": model.spec, "preset": model.preset, "num_classes": model.num_classes}
+    if model.input_options:
+        meta["input_options"] = model.input_options
+    if model.classes is not None:
+        meta.setdefault("classes", model.classes)
     return write_checkpoint(model, path, meta)
 
 
@@ -107,10 +114,12 @@ def inspect_checkpoint(path: str | Path) -> dict:
     Reads ``<path>.json`` and only the header of ``<path>.safetensors``; returns the metadata.
     Raises InvalidCheckpointError when a file is missing or unreadable, or when the weights do
     not fit the architecture, preset or class count recorded (saying what they are instead).
+    A user's module is not built here (that runs their code): its weights are checked on loading.
     """
     stem = _stem(path)
     meta = read_metadata(stem)
-    recorded = f"{meta['model']}, {meta['preset']} preset, {meta['num_classes']} classes"
+    preset = f", {meta['preset']} preset" if meta["preset"] is not None else ""
+    recorded = f"{meta['model']}{preset}, {meta['num_classes']} classes"
     try:
         expected = expected_shapes(meta["model"], meta["num_classes"], meta["preset"])
     except InvalidArgumentError as err:
@@ -119,7 +128,7 @@ def inspect_checkpoint(path: str | Path) -> dict:
     if not weights.is_file():
         raise InvalidCheckpointError(f"checkpoint weights {weights} do not exist")
     found = header_shapes(weights)
-    problems = shape_problems(expected, found)
+    problems = shape_problems(expected, found) if expected is not None else []
     if problems:
         looks = identify(found)
         hint = f"; they are the weights of {looks}" if looks else ""
@@ -131,16 +140,18 @@ def inspect_checkpoint(path: str | Path) -> dict:
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[VideoClassifier, dict]:
     """Rebuild the model the metadata names, load its weights strictly; return ``(model in eval mode, metadata)``.
 
+    The model's ``classes`` are the recorded ones when they are as many as its classes.
     Raises InvalidCheckpointError when a file is missing or unreadable, or
     when the weights do not fit the architecture or class count recorded
     (checked on the file's header, before anything is allocated).
     """
     stem = _stem(path)
     meta = inspect_checkpoint(stem)
-    model = create_model(meta["model"], meta["num_classes"], meta["preset"])
-    state = load_weights_file(_file(stem, ".safetensors"))
-    match_state_dict(model, state)
-    model.load_state_dict(state)
+    model = create_model(meta["model"], meta["num_classes"], meta["preset"], weights=_file(stem, ".safetensors"),
+                         **meta.get("input_options", {}))
+    classes = meta.get("classes")
+    if isinstance(classes, list) and len(classes) == model.num_classes:
+        model.classes = classes
     return model.to(device).eval(), meta
 
 

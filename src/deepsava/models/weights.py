@@ -1,6 +1,7 @@
 """Reading weight files safely and checking that a state dict fits a model."""
 
 import pickle
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -47,7 +48,8 @@ def _first_sentence(text: str) -> str:
     return lines[0].split(". ")[0] if lines else "unreadable"
 
 
-def _summarise(keys: list[str], limit: int = 4) -> str:
+def summarise_keys(keys: list[str], limit: int = 4) -> str:
+    """The first ``limit`` keys, comma-separated, and how many more there are."""
     shown = ", ".join(keys[:limit])
     return f"{shown} (+{len(keys) - limit} more)" if len(keys) > limit else shown
 
@@ -71,11 +73,11 @@ def shape_problems(own: dict[str, tuple], found: dict[str, tuple], allow_missing
     mismatched = [f"{k} {tuple(found[k])} vs {tuple(own[k])}" for k in found if k in own and tuple(found[k]) != tuple(own[k])]
     problems = []
     if missing:
-        problems.append(f"{len(missing)} missing keys: {_summarise(missing)}")
+        problems.append(f"{len(missing)} missing keys: {summarise_keys(missing)}")
     if unexpected:
-        problems.append(f"{len(unexpected)} unexpected keys: {_summarise(unexpected)}")
+        problems.append(f"{len(unexpected)} unexpected keys: {summarise_keys(unexpected)}")
     if mismatched:
-        problems.append(f"{len(mismatched)} shape mismatches (file vs model): {_summarise(mismatched)}")
+        problems.append(f"{len(mismatched)} shape mismatches (file vs model): {summarise_keys(mismatched)}")
     return problems
 
 
@@ -84,18 +86,17 @@ def shapes_of(state: dict[str, torch.Tensor]) -> dict[str, tuple[int, ...]]:
     return {k: tuple(v.shape) for k, v in state.items()}
 
 
-def match_state_dict(model: nn.Module, state: dict, allow_missing: tuple[str, ...] = (), whole: dict | None = None) -> None:
+def match_state_dict(model: nn.Module, state: dict, allow_missing: tuple[str, ...] = (), whole: dict | None = None,
+                     describe: Callable[[dict], str | None] | None = None) -> None:
     """Raise InvalidCheckpointError unless ``state`` fits ``model`` key for key and shape for shape.
 
-    Keys starting with a prefix in ``allow_missing`` may be absent from ``state``. The message
-    says which model the weights are when they (``whole``, default ``state``) are a whole
-    deepsava model of another kind.
+    Keys starting with a prefix in ``allow_missing`` may be absent from ``state``. When they do not
+    fit, ``describe(shapes)`` (e.g. ``registry.identify``) may say which model the weights
+    (``whole``, default ``state``) are instead; its answer ends the message.
     """
-    from deepsava.models.registry import identify
-
     problems = shape_problems(shapes_of(model.state_dict()), shapes_of(state), allow_missing)
     if problems:
         name = getattr(model, "name", type(model).__name__)
-        looks = identify(shapes_of(state if whole is None else whole))
+        looks = describe(shapes_of(state if whole is None else whole)) if describe else None
         hint = f"; they are the weights of {looks}" if looks else ""
         raise InvalidCheckpointError(f"weights do not fit model {name}: " + "; ".join(problems) + hint)

@@ -19,7 +19,7 @@ SELECTORS = {cls.name: cls for cls in (FirstFrames, RandomFrames, BayesOpt, Brut
 
 
 def make_selector(name: str, **options):
-    """Selector by name (first, random, bo, brute, saliency, anneal, genetic) with its options."""
+    """The selector ``name`` of :data:`SELECTORS` with its options."""
     if name not in SELECTORS:
         raise InvalidArgumentError(f"unknown selector {name!r}: use one of {', '.join(SELECTORS)}")
     try:

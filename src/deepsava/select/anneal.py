@@ -1,6 +1,5 @@
 """Key frames by simulated annealing over masks (the paper's slower alternative to BO)."""
 
-import math
 
 import torch
 

@@ -1,19 +1,18 @@
 """Key frames by Bayesian optimisation (paper Algorithm 1), alternating with the generator.
 
 Search space: masks of k frames out of T, encoded as their sorted frame indices
-scaled to [0, 1] (k numbers; neighbouring frames are close, as they look alike).
-Surrogate: a BoTorch SingleTaskGP per video (one batched model for the whole
-batch, Matern-5/2 kernel, standardised outcomes). Acquisition: expected
-improvement (paper Eq. 4) on the GP posterior, in log space, minimising the
-probe loss, maximised over an explicit list of candidate masks (as BoTorch's
-``optimize_acqf_discrete`` does). Each evaluation is a short generator probe on
-the candidate mask (``probe_steps`` Adam steps from zero perturbation) whose final
-objective is the loss; all videos of a batch are probed together. After
-``evaluations`` probes (the first ``initial`` of them random), the mask with the
-lowest loss is returned and gets the full attack.
+scaled to [0, 1] (k numbers; neighbouring frames are close, as they look alike),
+listed explicitly (all C(T, k), or a seeded sample). Surrogate: a BoTorch
+SingleTaskGP per video (one batched model for the whole batch, Matern-5/2 kernel,
+standardised outcomes). Acquisition and its optimiser:
+:mod:`deepsava.select.acquisition` (log expected improvement, best untried
+candidate). Each evaluation is a short generator probe on the candidate mask
+(``probe_steps`` Adam steps from zero perturbation) whose final objective is the
+loss; all videos of a batch are probed together. After ``evaluations`` probes (the
+first ``initial`` of them random), the mask with the lowest loss is returned and
+gets the full attack.
 """
 
-import math
 import warnings
 
 import torch
@@ -26,6 +25,7 @@ with warnings.catch_warnings():  # gpytorch's import uses the deprecated torch.j
     from gpytorch.mlls import ExactMarginalLogLikelihood
 
 from deepsava.errors import InvalidArgumentError
+from deepsava.select.acquisition import best_untried, log_expected_improvement
 from deepsava.select.probe import candidate_masks, probe_candidates
 
 
@@ -36,26 +36,6 @@ def fit_surrogate(x: torch.Tensor, y: torch.Tensor) -> SingleTaskGP:
         warnings.simplefilter("ignore")
         fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
     return model
-
-
-def log_expected_improvement(model: SingleTaskGP, candidates: torch.Tensor, best: torch.Tensor) -> torch.Tensor:
-    """log EI (paper Eq. 4) of every candidate (n, k) under every video's GP, minimising -> (B, n).
-
-    EI = sigma * h(u) with u = (best - mu) / sigma and h(u) = phi(u) + u Phi(u), computed
-    in log space (asymptotic form for u < -5) so that far-from-best candidates still rank.
-    """
-    n, k = candidates.shape
-    b = best.shape[0]
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # gpytorch rounds tiny negative variances up, and says so
-        posterior = model.posterior(candidates.view(n, 1, 1, k).expand(n, b, 1, k))
-        mu = posterior.mean.view(n, b).T
-        sigma = posterior.variance.clamp_min(1e-12).sqrt().view(n, b).T
-    u = (best.view(b, 1) - mu) / sigma
-    log_phi = -0.5 * u**2 - 0.5 * math.log(2 * math.pi)
-    direct = torch.log((log_phi.exp() + u * torch.special.ndtr(u)).clamp_min(1e-300))
-    asymptotic = log_phi - 2 * torch.log(u.abs().clamp_min(1.0))
-    return sigma.log() + torch.where(u > -5, direct, asymptotic)
 
 
 class BayesOpt:
@@ -86,9 +66,8 @@ class BayesOpt:
         tried[torch.arange(b).unsqueeze(1), picks] = True
         while picks.shape[1] < budget:
             model = fit_surrogate(encoded[picks], losses)
-            scores = log_expected_improvement(model, encoded, losses.min(dim=1).values)
-            scores[tried] = -torch.inf
-            nxt = scores.argmax(dim=1, keepdim=True)  # (B, 1)
+            acquisition = log_expected_improvement(model, losses.min(dim=1).values)
+            nxt = best_untried(acquisition, encoded, tried).unsqueeze(1)  # (B, 1)
             loss = probe_candidates(attack, videos, labels, pool[nxt].to(videos.device), self.probe_steps, self.max_rows)
             picks = torch.cat([picks, nxt], dim=1)
             losses = torch.cat([losses, loss.double().cpu()], dim=1)

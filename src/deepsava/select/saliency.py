@@ -8,7 +8,7 @@ paper's "gradients of the predicted outcome"), or the attack's adversarial loss
 class score's scaled by 1 - p_y, so it mixes confidence into sensitivity; the
 only choice for a criterion without class scores, such as next-frame
 prediction). A frame's temporal saliency is its share of the video's total.
-:mod:`deepsava.evaluate.saliency` draws its maps and curves with these same
+:mod:`deepsava.studies.saliency` draws its maps and curves with these same
 functions, so the selector's frames are the curve's largest (or smallest).
 """
 

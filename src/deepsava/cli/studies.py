@@ -1,0 +1,137 @@
+"""``deepsava saliency`` and ``prediction-attack``: the analyses of Appendices D and C."""
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from deepsava.cli.common import at_least_one, invocation
+from deepsava.errors import InvalidArgumentError
+
+
+def _load_model_spec(spec: str, device):
+    """A shipped checkpoint (``inception-v3``, ``shipped:inception-v3-pgd``), a checkpoint path stem or an ``hf:`` folder
+    -> (model in eval mode, the name it is shown by)."""
+    from deepsava.models import create_model, load_checkpoint
+    from deepsava.models.checkpoint import DEFENDED, SHIPPED, checkpoint_stem
+
+    name = spec.removeprefix("shipped:")
+    if spec.startswith("hf:"):
+        return create_model(spec).to(device).eval(), spec
+    if spec.startswith("shipped:") or name in SHIPPED + DEFENDED:
+        return load_checkpoint(checkpoint_stem("shipped:" + name), device)[0], name
+    return load_checkpoint(spec, device)[0], str(Path(spec).with_suffix(""))
+
+
+def saliency_command(
+    model: list[str] = typer.Option(..., "--model", help="A shipped model name, a checkpoint path stem (any model"
+                                    " `deepsava train` or `defend` wrote, torchvision ones included) or an hf: folder;"
+                                    " repeat it to compare models side by side (e.g. undefended and defended, Figure"
+                                    " D.10)."),
+    video: Optional[str] = typer.Option(None, help="A video file (else test video --index of --dataset)."),
+    index: int = typer.Option(0, help="Which test video of --dataset to draw when no --video is given."),
+    dataset: str = typer.Option("synth-actions", help="Dataset of --index (its test split)."),
+    root: Optional[str] = typer.Option(None, help="UCF101/HMDB51 video folder for --dataset."),
+    label: Optional[int] = typer.Option(None, help="True class of --video (default: the first model's prediction)."),
+    length: int = typer.Option(40, help="Frames sampled from --video."),
+    size: int = typer.Option(64, help="Frame size of the loaded clip."),
+    columns: int = typer.Option(10, help="Frames drawn per model (evenly spaced)."),
+    score: str = typer.Option("logit", help="What the maps are the gradient of: logit (the true class's logit,"
+                              " Simonyan et al.) or loss (its cross-entropy, whose gradient also scales with 1 - p(label))."),
+    out: str = typer.Option("runs/saliency", help="Folder for saliency-<video>.npz and its PNGs (deepsava report reads it)."),
+    device: str = typer.Option("auto", help="cpu, cuda or auto."),
+    force: bool = typer.Option(False, "--force", help="Overwrite the .npz and PNGs of this video in --out."),
+) -> None:
+    """Input-gradient saliency maps overlaid on the frames, per model, and the temporal saliency curve (Appendix D)."""
+    from deepsava.data import load_dataset
+    from deepsava.io import load_video
+    from deepsava.report.study_figures import saliency_curve_figure, saliency_overlay_figure
+    from deepsava.runtime import resolve_device
+    from deepsava.select.saliency import SCORES
+    from deepsava.studies.saliency import saliency_file, saliency_study, total_saliency
+
+    at_least_one(length=length, size=size, columns=columns)
+    if index < 0:
+        raise InvalidArgumentError(f"--index must be at least 0, got {index}")
+    if score not in SCORES:
+        raise InvalidArgumentError(f"--score must be one of {', '.join(SCORES)}, got {score!r}")
+    dev = resolve_device(device)
+    models = [_load_model_spec(spec, dev) for spec in model]
+    if video is not None:
+        clip, name, classes = load_video(video, frames=length, size=size), video, None
+    else:
+        data = load_dataset(dataset, split="test", root=root, size=size)
+        if not 0 <= index < len(data):
+            raise InvalidArgumentError(f"--index must lie in 0..{len(data) - 1} for the {dataset} test split, got {index}")
+        (clip, label), name, classes = data[index], data.video_ids[index], data.classes
+    if saliency_file(out, name).exists() and not force:
+        raise InvalidArgumentError(f"{saliency_file(out, name)} exists: pass --force to overwrite it or choose"
+                                   " another --out")
+    view = saliency_study(models, clip, name, label, classes or getattr(models[0][0], "classes", None), score)
+    path = view.save(out)
+    path.with_name(path.stem + "-maps.png").write_bytes(saliency_overlay_figure(view, columns))
+    path.with_name(path.stem + "-curve.png").write_bytes(saliency_curve_figure(view))
+    for m, (name_m, pred, curve) in enumerate(zip(view.models, view.predictions, view.curves)):
+        top = curve.argsort()[::-1][:3].tolist()
+        typer.echo(f"{name_m} (predicts {pred}, p(label) {view.confidence[m]:.3f}, total {score}-gradient"
+                   f" {total_saliency(view.maps[m]):.4g}): most salient frames {top}"
+                   f" ({', '.join(f'{100 * curve[t]:.1f}%' for t in top)} of the saliency),"
+                   f" least salient frame {int(curve.argmin())}")
+    typer.echo(f"wrote {path} and its -maps.png, -curve.png")
+
+
+def prediction_attack_command(
+    ctx: typer.Context,
+    checkpoint: Optional[str] = typer.Option(None, help="Predictor checkpoint stem (default: the shipped ConvLSTM trained"
+                                             " on moving-digits)."),
+    moving_mnist: Optional[str] = typer.Option(None, help="Attack sequences of the standard mnist_test_seq.npy (its last"
+                                               " 10%, held out by train-predictor) instead of moving-digits' test split."),
+    sequences: int = typer.Option(100, help="Held-out sequences attacked (the paper: 100)."),
+    selectors: str = typer.Option("first,bo", help="Comma-separated key-frame selectors compared (first: the first"
+                                  " frame; bo: Bayesian optimisation; also random, brute, saliency, ...)."),
+    budgets: str = typer.Option("l2,ssim", help="Comma-separated budgets: l2 (the paper's l2 ball of 0.03, read as the"
+                                " per-pixel RMS change of the frame, = its l2,1 norm) and/or ssim (SSIM >= 0.95)."),
+    steps: int = typer.Option(100, help="Adam steps of the attack."),
+    lam: float = typer.Option(0.0, help="Weight λ of Eq. C.1's SSIM term, λ·Σ(1 − SSIM); 0: the budget alone bounds"
+                              " the change."),
+    lr: float = typer.Option(0.01, help="Adam learning rate of noise and flow."),
+    batch_size: int = typer.Option(25, help="Sequences attacked together."),
+    seed: int = typer.Option(0, help="Seed of BO and of the moving-digits test split."),
+    out: str = typer.Option("runs/prediction", help="Folder for prediction.json and its plots (deepsava report reads it)."),
+    device: str = typer.Option("auto", help="cpu, cuda or auto."),
+    force: bool = typer.Option(False, "--force", help="Overwrite the prediction.json of an earlier run in --out."),
+) -> None:
+    """DeepSAVA against the next-frame predictor (Appendix C): maximise the prediction MSE with one perturbed frame."""
+    from deepsava.attacks.base import check_finite
+    from deepsava.report.study_figures import prediction_frame_figure, prediction_step_figure
+    from deepsava.select import SELECTORS
+    from deepsava.studies.prediction import RESULT_FILE, SUMMARY_COLUMNS, prediction_study, save_outcomes, summary_rows
+
+    chosen = [s.strip() for s in selectors.split(",") if s.strip()]
+    limits = [b.strip() for b in budgets.split(",") if b.strip()]
+    for name in chosen:
+        if name not in SELECTORS:
+            raise InvalidArgumentError(f"unknown selector {name!r}: use {', '.join(SELECTORS)}")
+    for name in limits:
+        if name not in ("l2", "ssim"):
+            raise InvalidArgumentError(f"unknown budget {name!r}: use l2 and/or ssim")
+    if not chosen or not limits:
+        raise InvalidArgumentError("need at least one selector and one budget")
+    at_least_one(sequences=sequences, steps=steps, batch_size=batch_size)
+    check_finite(lr=lr)
+    if not lam >= 0:
+        raise InvalidArgumentError(f"--lam must be non-negative, got {lam}")
+    if (Path(out) / RESULT_FILE).is_file() and not force:
+        raise InvalidArgumentError(f"{Path(out) / RESULT_FILE} exists: pass --force to overwrite it or choose"
+                                   " another --out")
+    outcomes, about = prediction_study(checkpoint, chosen, limits, moving_mnist=moving_mnist, sequences=sequences,
+                                       steps=steps, lam=lam, lr=lr, batch_size=batch_size, seed=seed, device=device,
+                                       command=invocation(ctx),
+                                       report=lambda outcome: typer.echo(" | ".join(summary_rows([outcome])[0])))
+    path = save_outcomes(out, outcomes, about)
+    (Path(out) / "figure-c9.png").write_bytes(prediction_step_figure(outcomes))
+    (Path(out) / "prediction-frames.png").write_bytes(prediction_frame_figure(outcomes))
+    typer.echo("columns: " + " | ".join(SUMMARY_COLUMNS))
+    typer.echo(f"wrote {path}, figure-c9.png and prediction-frames.png; report: deepsava report {out}")
+
+

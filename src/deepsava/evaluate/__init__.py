@@ -1,1 +1,0 @@
-"""Metrics, experiment running, result storage and reports."""

@@ -1,0 +1,1 @@
+"""Experiments: the config schema, the plan of cells and batches, the runner, the result store, sharding."""

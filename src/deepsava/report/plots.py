@@ -1,0 +1,100 @@
+"""Which plots does a run's cells give? For any run: FR per cell, and per model FR against iterations and against
+SSIM; for sweeps: Figure 6 (FR against frames attacked) and FR and ASP against λ."""
+
+import math
+
+from deepsava.report.elements import Image
+from deepsava.report.figures import Bar, Panel, Series, bar_figure, line_figure
+from deepsava.report.run import CellView, Run
+from deepsava.report.tables import sweep_lines
+
+
+def _wilson_bounds(cells: list[CellView]) -> tuple[list[float], list[float]]:
+    return [c.stats["fr_wilson_low"] for c in cells], [c.stats["fr_wilson_high"] for c in cells]
+
+
+def fooled_within(records: list[dict], steps: int) -> tuple[list[int], list[float]]:
+    """The share of the attacked videos fooled within n iterations, as a step curve (x, y) from 0 to ``steps``."""
+    attacked = [r for r in records if r["clean_correct"]]
+    ends = sorted(r["iterations"] for r in attacked if r["success"])
+    x, y = [0], [0.0]
+    for count, n in enumerate(ends, start=1):
+        x.append(n)
+        y.append(count / len(attacked))
+    x.append(max(steps, x[-1]))
+    y.append(y[-1])
+    return x, y
+
+
+def cell_plot(run: Run) -> list[Image]:
+    """FR of every cell as a bar with its 99% Wilson interval."""
+    cells = [c for c in run.cells if c.stats]
+    if not cells:
+        return []
+    bars = [Bar(f"{c.model} · {c.label}", c.stats["fooling_rate"], c.stats["fr_wilson_low"],
+                c.stats["fr_wilson_high"], c.model) for c in cells]
+    return [Image("fr-cells", "Fooling rate per cell", bar_figure(bars, "fooling rate"), "figures/fr-cells.png",
+                  "FR of each cell (mean over repeats), whiskers: the 99% Wilson interval of the pooled successes"
+                  " over the attacked videos; one colour per model.")]
+
+
+def model_plots(run: Run) -> list[Image]:
+    """Per model: the share of attacked videos fooled within n iterations, and FR against the successes' SSIM."""
+    cells = [c for c in run.cells if c.stats and run.records.get(c.key)]
+    if not any(c.stats["successes"] for c in cells):
+        return []
+    panels = []
+    for model in dict.fromkeys(c.model for c in cells):
+        own = [c for c in cells if c.model == model]
+        curves = []
+        for c in own:
+            records = run.records[c.key]
+            steps = c.params.get("steps") or max(r["iterations"] for r in records)
+            curves.append(Series(c.label, *fooled_within(records, steps)))
+        points = [Series(c.label, [c.stats["ssim"]], [c.stats["fooling_rate"]], [c.stats["fr_wilson_low"]],
+                         [c.stats["fr_wilson_high"]]) for c in own if not math.isnan(c.stats["ssim"])]
+        panels += [Panel(f"{model}: fooled within n iterations", "iterations", "fooled", curves, percent=True,
+                         style="steps"),
+                   Panel(f"{model}: FR against SSIM", "SSIM of the perturbed frames (successes)", "FR", points,
+                         percent=True, style="points")]
+    return [Image("fr-models", "Fooling rate against iterations and against SSIM, per model",
+                  line_figure(panels, columns=2), "figures/fr-models.png",
+                  "Left: the share of the attacked videos (pooled over repeats) fooled within n iterations; its end"
+                  " is the pooled FR. Right: each cell's FR (99% Wilson interval) against the mean SSIM of the"
+                  " perturbed frames of its successes: up and to the right is a stronger, less visible attack.")]
+
+
+def sweep_plots(run: Run) -> list[Image]:
+    """Figure 6 when the number of frames is swept; FR and ASP(SSIM) against λ when λ is."""
+    images = []
+    lines = sweep_lines(run.cells, "frames")
+    if lines:
+        models = list(dict.fromkeys(model for model, _, _ in lines))
+        panels = [Panel(model, "frames attacked", "FR", percent=True, log2_x=True,
+                        series=[Series(label, [c.params["frames"] for c in members],
+                                       [c.stats["fooling_rate"] for c in members], *_wilson_bounds(members))
+                                for m, label, members in lines if m == model])
+                  for model in models]
+        images.append(Image("figure6", "Figure 6: fooling rate against the number of attacked frames",
+                            line_figure(panels), "figures/figure6.png",
+                            "FR (mean over repeats; error bars: the 99% Wilson interval of the pooled successes over"
+                            " the attacked videos) of each method and model against the number of perturbed frames."))
+    lines = sweep_lines(run.cells, "lam")
+    if lines:
+        def series(metric):
+            return [Series(f"{model} · {label}", [c.params["lam"] for c in members],
+                           [c.stats[metric] for c in members],
+                           *(_wilson_bounds(members) if metric == "fooling_rate" else (None, None)))
+                    for model, label, members in lines]
+
+        panels = [Panel("fooling rate", "λ", "FR", series("fooling_rate"), percent=True),
+                  Panel("average success perturbation", "λ", "ASP(SSIM)", series("asp_ssim"))]
+        images.append(Image("lambda", "The SSIM weight λ: FR and ASP(SSIM)", line_figure(panels),
+                            "figures/lambda.png", "As the paper's Table 9, drawn: a larger λ should lower both"
+                            " (FR error bars: 99% Wilson interval)."))
+    return images
+
+
+def run_plots(run: Run) -> list[Image]:
+    """Every plot of the run's cells: per cell, per model, then the sweeps."""
+    return cell_plot(run) + model_plots(run) + sweep_plots(run)

@@ -1,0 +1,1 @@
+"""Training: classifiers on clean videos and the next-frame predictor (adversarial training is deepsava.defend)."""
