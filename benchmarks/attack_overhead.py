@@ -5,7 +5,10 @@
 For each tiny model: the median time of a bare forward + backward to the input
 (cross-entropy), and the time per iteration of DeepSAVA's generator (combined
 perturbation on 1 frame, no early stop) measured in the same run, plus where the
-difference goes (perturbation + SSIM + scatter alone, and the optimiser step).
+difference goes (perturbation + SSIM + scatter alone). Both run as an attack runs
+them: with the model's weights frozen (``VideoAttack.__call__`` freezes them, so a
+backward computes the input's gradient only). The last column is the generator
+iteration with trainable weights, as attacks ran before they froze them.
 """
 
 import argparse
@@ -48,8 +51,9 @@ def main() -> None:
     torch.manual_seed(0)
     print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
           f"batch {args.batch} x {args.frames} frames x {args.size}px, preset {args.preset}")
-    print("| model | forward+backward (ms) | generator iteration (ms) | ratio | perturb+SSIM (ms) |")
-    print("|---|---|---|---|---|")
+    print("| model | forward+backward (ms) | generator iteration (ms) | ratio | perturb+SSIM (ms) |"
+          " iteration, weights trainable (ms) |")
+    print("|---|---|---|---|---|---|")
     for name in args.models.split(","):
         model = create_model(name, 12, args.preset).to(device).eval()
         videos = torch.rand(args.batch, args.frames, 3, args.size, args.size, device=device)
@@ -77,10 +81,13 @@ def main() -> None:
             scatter_frames(videos, frames, p)
             (1 - _frames_ssim(p, clean)).sum().backward()
 
+        t_trainable = timed(generator, 2, device) / (args.steps + 1)
+        model.requires_grad_(False)  # as during an attack
         t_bare = timed(bare, 5, device)
         t_gen = timed(generator, 2, device) / (args.steps + 1)
         t_pert = timed(perturb_only, 5, device)
-        print(f"| {name} | {t_bare * 1e3:.1f} | {t_gen * 1e3:.1f} | {t_gen / t_bare:.2f} | {t_pert * 1e3:.2f} |")
+        print(f"| {name} | {t_bare * 1e3:.1f} | {t_gen * 1e3:.1f} | {t_gen / t_bare:.2f} | {t_pert * 1e3:.2f} |"
+              f" {t_trainable * 1e3:.1f} |")
 
 
 if __name__ == "__main__":

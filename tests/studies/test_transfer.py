@@ -228,3 +228,45 @@ def test_heat_map_greys_out_pairs_where_no_video_counts():
 
     assert grey_pixels([empty, zero]) > 1000
     assert grey_pixels([zero, zero]) < 200  # only the anti-aliased edges of the text
+
+
+def test_a_transfer_matrix_across_model_families(workdir, tmp_path, torchvision_file):
+    """Our CNN+LSTM, a torchvision R3D-18 and a Hugging Face VideoMAE as sources and targets of one run: every
+    target classifies every adversarial video, and the diagonal of the matrix is each source's white-box FR."""
+    transformers = pytest.importorskip("transformers")
+    from deepsava.report.analyses import transfer_tables
+    from deepsava.report.run import load_run
+
+    _, r3d = torchvision_file("r3d_18", num_classes=2)
+    torch.manual_seed(0)
+    classes = {0: "move-left", 1: "move-right"}
+    videomae = transformers.VideoMAEForVideoClassification(transformers.VideoMAEConfig(
+        image_size=32, patch_size=8, num_frames=4, tubelet_size=2, hidden_size=32, num_hidden_layers=1,
+        num_attention_heads=2, intermediate_size=37, id2label=classes, label2id={v: k for k, v in classes.items()}))
+    videomae.save_pretrained(tmp_path / "videomae")
+    transformers.VideoMAEImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(
+        tmp_path / "videomae")
+    models = {"lstm": {"checkpoint": str(workdir / "lstm")},
+              "r3d": {"model": "torchvision:r3d_18", "weights": str(r3d)},
+              "videomae": {"model": f"hf:{tmp_path / 'videomae'}"}}
+    config = {"name": "families", "videos": 2, "batch_size": 2, "examples": 0, "transfer": list(models),
+              "dataset": {"name": "synth-actions", "frames": 4, "size": 64,
+                          "options": {"num_classes": 2, "videos_per_class": 10, "progress": False}},
+              "models": models, "cells": [{"label": "Sparse", "attack": {"method": "sparse", "frames": 1, "steps": 3}}]}
+    outcome = run_experiment(config_file(tmp_path, config), out=tmp_path / "run", device="cpu", progress=False)
+    assert outcome.videos_done == 6 and not outcome.interrupted
+    with ResultStore(outcome.store_path) as store:
+        cells = [(row["model"], row["label"], store.records(row["cell_key"])) for row in outcome.summary]
+    assert all(set(record["transfer"]) == set(models) for _, _, records in cells for record in records)
+    matrix = transfer_matrix(cells, list(models), None)["Sparse"]
+    for row in outcome.summary:
+        diagonal = matrix[row["model"]][row["model"]]
+        assert diagonal["n"] == row["attacked"] and diagonal[FOOLING] == pytest.approx(row["fooling_rate"], nan_ok=True)
+    [table, *_] = transfer_tables(load_run(tmp_path / "run"))
+    assert [row[0] for row in table.rows] == list(models) and len(table.columns) == 1 + len(models)  # sources x targets
+
+
+def config_file(folder, config: dict):
+    path = folder / f"{config['name']}.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
