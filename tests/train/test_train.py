@@ -1,6 +1,7 @@
 """Training and clean accuracy: the loss falls, a seed fixes the result, accuracy is counted right; the CLI."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -114,3 +115,55 @@ def test_evaluate_takes_a_shipped_checkpoint_reference(cli_run):
     code, out, err = cli_run(["evaluate", "--checkpoint", "shipped:cnn-lstm", "--frames", "8", "--device", "cpu"])
     assert code == 0, err
     assert "cnn-lstm (tiny) on synth-actions test: clean top-1" in out and "(n=180)" in out
+
+
+def test_a_torchvision_model_is_fine_tuned_then_defended_and_attacked_from_the_cli(tmp_path, monkeypatch, cli_run,
+                                                                                  torchvision_file, one_thread):
+    """The README's route for a user with torchvision's published weights: fine-tune a new head on their classes
+    (train), adversarially train it (defend), attack the checkpoint; class names recorded along the way."""
+    import deepsava.data
+    import deepsava.train.job
+
+    def load_dataset(name, split, root=None, frames=None, size=64, **options):
+        return BrightnessClips(n=6, frames=frames or 4)
+
+    for module in (deepsava.data, deepsava.train.job):
+        monkeypatch.setattr(module, "load_dataset", load_dataset)
+    _, weights = torchvision_file("r3d_18")  # the Kinetics-400 layout, as published
+    common = ["--dataset", "bright", "--epochs", "1", "--batch-size", "3", "--device", "cpu", "--no-progress"]
+    code, out, err = cli_run(["train", "--model", "torchvision:r3d_18", "--weights", weights, *common,
+                              "--out", tmp_path / "tuned"])
+    assert code == 0, err
+    assert "fc. freshly initialised for fine-tuning (the weights' head is for 400 classes, this model's for 3)" in err
+    tuned, meta = load_checkpoint(tmp_path / "tuned")
+    assert tuned.name == "torchvision:r3d_18" and tuned.num_classes == 3 and tuned.classes == BrightnessClips.classes
+    assert meta["command"].startswith("deepsava train --model torchvision:r3d_18 --dataset bright")
+    code, out, err = cli_run(["defend", "--method", "pgd", "--steps", "1", "--model", "torchvision:r3d_18",
+                              "--weights", tmp_path / "tuned", *common, "--out", tmp_path / "defended"])
+    assert code == 0, err
+    defended, meta = load_checkpoint(tmp_path / "defended")
+    assert meta["defence"]["method"] == "pgd" and defended.classes == BrightnessClips.classes
+    assert not torch.equal(defended.state_dict()["net.fc.weight"], tuned.state_dict()["net.fc.weight"])
+    clip = Path(__file__).parents[2] / "../shared/data/clips/abseiling_k400.mp4"
+    if not clip.resolve().is_file():
+        pytest.skip("real clip not available")
+    monkeypatch.undo()  # the attack reads the real video
+    code, out, err = cli_run(["attack", "--checkpoint", tmp_path / "defended", "--video", clip, "--length", "4", "--size",
+                              "32", "--selector", "first", "--steps", "1", "--device", "cpu"])
+    assert code == 0, err
+    assert any(f"true class {name} (the clean prediction" in " ".join(out.split()) for name in BrightnessClips.classes)
+
+
+def test_evaluate_takes_any_model_spec_with_its_weights(tmp_path, monkeypatch, cli_run, torchvision_file, hf_folder):
+    import deepsava.train.job
+
+    monkeypatch.setattr(deepsava.train.job, "load_dataset",
+                        lambda name, split, root=None, frames=None, size=64: BrightnessClips(n=6, frames=frames or 4))
+    _, weights = torchvision_file("r3d_18", num_classes=3)
+    code, out, err = cli_run(["evaluate", "--model", "torchvision:r3d_18", "--weights", weights, "--dataset", "bright",
+                              "--device", "cpu"])
+    assert code == 0, err
+    assert "torchvision:r3d_18 on bright test: clean top-1" in out and "(n=6)" in out
+    folder, _, _ = hf_folder("videomae")  # 5 Kinetics-like classes: not this dataset's
+    code, _, err = cli_run(["evaluate", "--model", f"hf:{folder}", "--dataset", "bright", "--device", "cpu"])
+    assert code == 5 and "for 5 classes, not 3" in err  # its head is for 5 classes, bright has 3

@@ -65,7 +65,7 @@ def invocation(context: typer.Context, leave_out: tuple[str, ...] = ("progress",
     Recorded in checkpoints and results so that the run can be repeated as it was, even if defaults change;
     the options in ``leave_out`` (how it is shown, whether to overwrite) are not part of what was computed.
     """
-    words = ["deepsava", *context.command_path.split()[1:]]
+    words = ["deepsava", context.info_name]  # the command (one level under deepsava)
     for param in context.command.params:
         value = context.params.get(param.name)
         if value is None or param.name in leave_out or param.param_type_name != "option":

@@ -18,6 +18,7 @@ two differ only by PIL's rounding to whole pixel values, at most 1/255 and
 0.3/255 on average (measured halving, shrinking by 1.1 and 2.7, and enlarging).
 """
 
+import contextlib
 import importlib
 import json
 from pathlib import Path
@@ -125,6 +126,21 @@ def import_transformers():
         raise InvalidArgumentError("hf: models need the transformers package: pip install 'deepsava[hf]'") from None
 
 
+@contextlib.contextmanager
+def quiet_transformers():
+    """transformers without its progress bars and notices (deepsava reports what the load found itself)."""
+    logging = import_transformers().utils.logging
+    bars, level = logging.is_progress_bar_enabled(), logging.get_verbosity()
+    logging.disable_progress_bar()
+    logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        logging.set_verbosity(level)
+        if bars:
+            logging.enable_progress_bar()
+
+
 def load_network(model_class, folder: Path, name: str, found: int, num_classes: int, fine_tune: bool) -> nn.Module:
     """The folder's network with its ``model.safetensors``, loaded strictly by transformers (float32).
 
@@ -137,9 +153,10 @@ def load_network(model_class, folder: Path, name: str, found: int, num_classes: 
         raise class_count_error(name, found, num_classes)
     weights = folder_file(folder, "model.safetensors")
     try:
-        net, report = model_class.from_pretrained(
-            folder, num_labels=num_classes, ignore_mismatched_sizes=True, use_safetensors=True, local_files_only=True,
-            output_loading_info=True, dtype=torch.float32)
+        with quiet_transformers():
+            net, report = model_class.from_pretrained(
+                folder, num_labels=num_classes, ignore_mismatched_sizes=True, use_safetensors=True,
+                local_files_only=True, output_loading_info=True, dtype=torch.float32)
     except (SafetensorError, OSError, ValueError) as err:
         raise InvalidCheckpointError(f"cannot read weights file {weights}: {str(err).strip()[:200]}") from None
     fresh_head = found != num_classes
