@@ -30,3 +30,18 @@ def test_attack_on_cuda_keeps_the_invariants(selector):
     assert adv.min() >= 0 and adv.max() <= 1
     changed = (adv != videos.cpu()).flatten(2).any(dim=2)
     assert not (changed & ~torch.zeros_like(changed).scatter(1, result.frames, True)).any()
+
+
+def test_a_torchvision_model_runs_on_cuda_as_on_the_cpu():
+    """The wrapper's preprocessing and the network move to the GPU with the model: the same logits, and an attack."""
+    torch.manual_seed(0)
+    model = create_model("torchvision:r3d_18", 5).eval()
+    videos = torch.rand(2, 8, 3, 72, 96)
+    with torch.no_grad():
+        expected = model(videos)
+        model = model.cuda()
+        logits = model(videos.cuda())
+    assert torch.allclose(logits.cpu(), expected, rtol=1e-3, atol=1e-3)
+    result = DeepSAVA(model, frames=1, selector="first", steps=3)(videos.cuda(), logits.argmax(dim=1))
+    assert result.adversarial.shape == videos.shape and result.clean_correct.all()
+    assert all(p.requires_grad for p in model.parameters())  # unfrozen again after the attack

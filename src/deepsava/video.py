@@ -5,9 +5,34 @@ values in ``[0, 1]``, channels first per frame. Models normalise inside, so an
 attack never sees anything but pixels in ``[0, 1]``.
 """
 
+import contextlib
+import contextvars
+
 import torch
 
 from deepsava.errors import InvalidVideoError
+
+_TRUSTED = contextvars.ContextVar("trusted_videos", default=False)
+
+
+@contextlib.contextmanager
+def trusted_videos():
+    """Within the block, :func:`check_videos` checks shapes and dtypes only, not values.
+
+    For an attack's inner loop: its inputs were checked once, and every video it makes is
+    clipped to [0, 1]; checking the values again at every forward costs a pass over the
+    whole batch (and, on a GPU, a wait for the device) per step.
+    """
+    token = _TRUSTED.set(True)
+    try:
+        yield
+    finally:
+        _TRUSTED.reset(token)
+
+
+def values_trusted() -> bool:
+    """Whether the caller is inside :func:`trusted_videos` (an attack's inner loop): values need no scan."""
+    return _TRUSTED.get()
 
 
 def check_videos(videos: torch.Tensor, name: str = "videos") -> torch.Tensor:
@@ -29,6 +54,8 @@ def check_videos(videos: torch.Tensor, name: str = "videos") -> torch.Tensor:
         )
     if videos.numel() == 0:
         raise InvalidVideoError(f"{name} is empty: shape {tuple(videos.shape)}")
+    if _TRUSTED.get():
+        return videos
     if not torch.isfinite(videos).all():
         raise InvalidVideoError(f"{name} contains NaN or Inf")
     lo, hi = videos.min().item(), videos.max().item()

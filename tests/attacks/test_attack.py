@@ -218,3 +218,24 @@ def test_an_attack_leaves_the_model_as_it_found_it():
     assert seen and not any(seen)  # every forward of the attack (BO's probes included) ran on frozen weights
     assert model.training and not frozen.requires_grad
     assert all(p.requires_grad and p.grad is None for p in model.parameters() if p is not frozen)
+
+
+def test_an_attack_scans_video_values_a_fixed_number_of_times_not_per_step(monkeypatch):
+    """The inputs are checked once and the result once; the inner loop's forwards (and warps) scan nothing."""
+    import deepsava.video as video
+
+    scans = []
+    real = video.torch.isfinite
+    monkeypatch.setattr(video.torch, "isfinite", lambda x: scans.append(x.shape) or real(x))
+    model = FramePooling(num_classes=3).eval()
+    videos, labels = videos_and_labels(model, batch=2, frames=4, size=16)
+    counts = []
+    for steps in (2, 12):
+        scans.clear()
+        DeepSAVA(model, frames=1, selector="first", steps=steps, early_stop=False)(videos, labels)
+        counts.append(len(scans))
+    assert counts[0] == counts[1] <= 6
+    with video.trusted_videos():
+        video.check_videos(torch.full((1, 2, 3, 4, 4), float("nan")))  # trusted: shapes only
+    with pytest.raises(InvalidVideoError, match="NaN"):
+        video.check_videos(torch.full((1, 2, 3, 4, 4), float("nan")))

@@ -20,7 +20,7 @@ from deepsava.attacks.criteria import Misclassification
 from deepsava.errors import InvalidArgumentError, InvalidVideoError
 from deepsava.perturb import frame_ssim, gather_frames, l21, scatter_frames
 from deepsava.perturb.ssim import WINDOW
-from deepsava.video import check_videos
+from deepsava.video import check_videos, trusted_videos
 
 
 def check_finite(**values) -> None:
@@ -239,14 +239,17 @@ class VideoAttack:
         for parameter in trainable:
             parameter.requires_grad_(False)
         try:
-            return self._attack(videos, labels, targets)
+            labels, targets = self._check(videos, labels, targets)
+            with trusted_videos():  # checked once here; every video the attack makes is clipped to [0, 1]
+                result = self._attack(videos, labels, targets)
+            check_videos(result.adversarial, "the adversarial videos")  # a diverged optimiser (NaN) is caught here
+            return result
         finally:
             for parameter in trainable:
                 parameter.requires_grad_(True)
             self.model.train(was_training)
 
-    def _attack(self, videos: torch.Tensor, labels, targets) -> AttackResult:
-        labels, targets = self._check(videos, labels, targets)
+    def _attack(self, videos: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor | None) -> AttackResult:
         start = time.perf_counter()
         goal = targets if self.targeted else labels
         with torch.no_grad():

@@ -5,10 +5,11 @@ from typing import Optional
 import typer
 
 from deepsava.cli.common import console
+from deepsava.data import DATASETS
 
 
 def data_command(
-    name: str = typer.Argument(..., help="synth-actions, moving-digits, ucf101 or hmdb51."),
+    name: str = typer.Argument(..., help=f"The dataset: {', '.join(n for n in DATASETS if n != 'video')}."),
     split: str = typer.Option("train", help="Split drawn by --preview: train or test."),
     frames: Optional[int] = typer.Option(None, help="Frames per clip (default 40; 20 for moving-digits)."),
     size: int = typer.Option(64, help="Frame height and width in pixels."),

@@ -105,7 +105,7 @@ def prediction_attack_command(
     from deepsava.attacks.base import check_finite
     from deepsava.report.study_figures import prediction_frame_figure, prediction_step_figure
     from deepsava.select import SELECTORS
-    from deepsava.studies.prediction import RESULT_FILE, SUMMARY_COLUMNS, prediction_study, save_outcomes, summary_rows
+    from deepsava.studies.prediction import BUDGETS, RESULT_FILE, SUMMARY_COLUMNS, prediction_study, save_outcomes, summary_rows
 
     chosen = [s.strip() for s in selectors.split(",") if s.strip()]
     limits = [b.strip() for b in budgets.split(",") if b.strip()]
@@ -113,8 +113,8 @@ def prediction_attack_command(
         if name not in SELECTORS:
             raise InvalidArgumentError(f"unknown selector {name!r}: use {', '.join(SELECTORS)}")
     for name in limits:
-        if name not in ("l2", "ssim"):
-            raise InvalidArgumentError(f"unknown budget {name!r}: use l2 and/or ssim")
+        if name not in BUDGETS:
+            raise InvalidArgumentError(f"unknown budget {name!r}: use {' and/or '.join(BUDGETS)}")
     if not chosen or not limits:
         raise InvalidArgumentError("need at least one selector and one budget")
     at_least_one(sequences=sequences, steps=steps, batch_size=batch_size)

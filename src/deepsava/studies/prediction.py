@@ -40,6 +40,7 @@ from deepsava.runtime import resolve_device, seed_everything
 
 L2_BUDGET = 0.03  # the paper's "l2 ball" (Figure C.9): per-pixel RMS of the frame's change (= its l2,1)
 SSIM_BUDGET = 0.95  # the paper gives no value; 0.95 is the image-attack budget it cites (Fezza et al., 2019)
+BUDGETS = {"l2": L2_BUDGET, "ssim": SSIM_BUDGET}  # the study's budgets by name
 RESULT_FILE = "prediction.json"
 
 
@@ -94,7 +95,7 @@ def attack_predictor(predictor, sequences: torch.Tensor, selector: str, budget: 
                      seed: int = 0, lr: float = 0.01, batch_size: int = 25, lam: float = 0.0) -> PredictionOutcome:
     """Run one setting on sequences (B, T + 1, C, H, W), ``batch_size`` at a time: one perturbed input frame,
     ``budget`` "l2" (per-pixel RMS change ≤ 0.03) or "ssim" (SSIM ≥ 0.95), ``lam`` the SSIM weight of Eq. C.1."""
-    value = L2_BUDGET if budget == "l2" else SSIM_BUDGET
+    value = BUDGETS[budget]
     bounds = {"l21_budget": value} if budget == "l2" else {"ssim_budget": value}
     predictor.eval()
     parts = []
