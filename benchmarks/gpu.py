@@ -154,7 +154,6 @@ def measure_model(name: str, shape: dict, precision: str, args, device: torch.de
             with autocast:
                 seconds = timed(lambda: full(videos, labels), device, repeats=1)  # noqa: B023
             row["seconds_per_video"][label] = seconds / attack_batch
-        del model, forward, attack
     if device.type == "cuda":
         torch.cuda.empty_cache()
     return row
