@@ -13,8 +13,6 @@ trainable weights and a value check per forward, as attacks ran before.
 """
 
 import argparse
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
@@ -22,21 +20,7 @@ import torch.nn.functional as F
 from deepsava.attacks import DeepSAVA
 from deepsava.models import create_model
 from deepsava.video import trusted_videos
-
-
-def timed(fn, repeats: int, device: torch.device) -> float:
-    """Median wall time of fn() over repeats (after one warm-up), seconds."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from timing import timed  # benchmarks/timing.py
 
 
 def main() -> None:
@@ -83,12 +67,12 @@ def main() -> None:
             scatter_frames(videos, frames, p)
             (1 - _frames_ssim(p, clean)).sum().backward()
 
-        t_trainable = timed(generator, 2, device) / (args.steps + 1)
+        t_trainable = timed(generator, device, 2) / (args.steps + 1)
         model.requires_grad_(False)  # as during an attack, which also checks its input's values once, not per step
         with trusted_videos():
-            t_bare = timed(bare, 5, device)
-            t_gen = timed(generator, 2, device) / (args.steps + 1)
-        t_pert = timed(perturb_only, 5, device)
+            t_bare = timed(bare, device, 5)
+            t_gen = timed(generator, device, 2) / (args.steps + 1)
+        t_pert = timed(perturb_only, device, 5)
         print(f"| {name} | {t_bare * 1e3:.1f} | {t_gen * 1e3:.1f} | {t_gen / t_bare:.2f} | {t_pert * 1e3:.2f} |"
               f" {t_trainable * 1e3:.1f} |")
 

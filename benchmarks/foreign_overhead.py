@@ -23,9 +23,7 @@ run (medians of ``--repeats`` runs after a warm-up):
 
 import argparse
 import json
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import torch
@@ -33,21 +31,7 @@ import torch.nn.functional as F
 
 from deepsava.attacks import DeepSAVA
 from deepsava.models import create_model
-
-
-def timed(fn, repeats: int, device: torch.device) -> float:
-    """Median wall time of fn() over repeats (after one warm-up), seconds."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from timing import timed  # benchmarks/timing.py
 
 
 def small_videomae(folder: Path, frames: int) -> str:
@@ -80,13 +64,13 @@ def measure(model, args, device: torch.device) -> dict:
 
     def iteration() -> float:
         run = lambda steps: timed(lambda: attack.optimise(videos, labels, frames, steps, early_stop=False),  # noqa: E731
-                                  args.repeats, device)
+                                  device, args.repeats)
         return (run(args.steps) - run(1)) / (args.steps - 1)
 
     trainable = iteration()
     model.requires_grad_(False)
-    return {"bare": timed(bare, args.repeats, device), "generator": iteration(), "trainable": trainable,
-            "preprocess": timed(preprocess, args.repeats, device)}
+    return {"bare": timed(bare, device, args.repeats), "generator": iteration(), "trainable": trainable,
+            "preprocess": timed(preprocess, device, args.repeats)}
 
 
 def main() -> None:

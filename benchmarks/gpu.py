@@ -16,7 +16,8 @@ convolutions; ``bf16``: bfloat16 autocast, SSIM and budgets float32 as always):
   steps (``--steps``, no early stop) and, for the first model, the paper's 100 steps with
   early stop.
 
-Prints a Markdown table and writes ``gpu.json`` into ``--out`` (default ``$OUT`` or ``.``).
+Prints a Markdown table and writes ``gpu.json`` and ``gpu.md`` into ``--out`` (default ``$OUT`` or
+``runs/gpu``).
 Stops starting new measurements once ``--budget`` seconds have passed (the rows it could not
 reach say so). ``--compile`` also measures the forward+backward and the generator with
 ``torch.compile``; ``--quick`` is a seconds-long smoke run at tiny sizes (for a CPU).
@@ -25,7 +26,6 @@ reach say so). ``--compile`` also measures the forward+backward and the generato
 import argparse
 import json
 import os
-import statistics
 import tempfile
 import time
 from contextlib import nullcontext
@@ -36,6 +36,7 @@ import torch.nn.functional as F
 
 from deepsava.attacks import DeepSAVA
 from deepsava.models import create_model
+from timing import timed  # benchmarks/timing.py
 
 FULL = [("i3d", dict(frames=40, size=224)), ("torchvision:r2plus1d_18", dict(frames=16, size=112)),
         ("videomae-base", dict(frames=16, size=224))]
@@ -46,19 +47,6 @@ QUICK = [("i3d", dict(frames=8, size=64)), ("torchvision:r2plus1d_18", dict(fram
 def synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
-
-
-def timed(fn, device: torch.device, repeats: int = 3) -> float:
-    """Median seconds of fn() over ``repeats`` runs after one warm-up."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        synchronize(device)
-        start = time.perf_counter()
-        fn()
-        synchronize(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def build(name: str, quick: bool, folder: Path, frames: int):
@@ -181,7 +169,7 @@ def markdown(rows: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", ".")))
+    parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "runs/gpu")))
     parser.add_argument("--budget", type=float, default=280.0, help="seconds after which no new measurement starts")
     parser.add_argument("--steps", type=int, default=10, help="attack steps of the fixed-steps runs")
     parser.add_argument("--max-batch", type=int, default=64)

@@ -31,6 +31,8 @@ QUICK = {
     "flicker_vs_art": (["--models", "cnn-lstm", "--videos", "4", "--steps", "3", "--settings", "equal"], ["art"]),
     "soak": (["--videos", "24", "--frames", "8", "--steps", "2", "--every", "0.5"], []),
     "video_memory": (["--minutes", "0.05", "--no-sequential"], []),
+    "foreign_overhead": (["--steps", "2", "--repeats", "1", "--frames", "4", "--size", "64"], ["transformers"]),
+    "gpu": (["--quick", "--models", "i3d,torchvision:r2plus1d_18", "--precisions", "fp32"], []),
 }
 
 
@@ -48,8 +50,8 @@ def main() -> None:
             summary.append((name, "skipped", 0.0))
             continue
         log = args.out / f"{name}.txt"
-        if name == "soak":
-            options = [*options, "--out", str(args.out / "soak")]
+        if name in ("soak", "gpu"):
+            options = [*options, "--out", str(args.out / name)]
         command = [sys.executable, str(HERE / f"{name}.py"), *options]
         print(f"{name}: {' '.join(command[1:])} > {log}", flush=True)
         start = time.perf_counter()

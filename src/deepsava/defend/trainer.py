@@ -160,7 +160,7 @@ def adversarial_train(
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=epochs * len(loader))
     done, history = restore_state(resumed, model, optimiser, schedule) if resumed is not None else (0, [])
 
-    with progress_bar("epochs", enabled=progress and ranks.main) as bar:
+    with progress_bar("batches", enabled=progress and ranks.main) as bar:
         task = bar.add_task(f"{defence.name} training", total=epochs * len(loader), completed=done * len(loader))
         for epoch in range(done + 1, epochs + 1):
             sampler.set_epoch(epoch)

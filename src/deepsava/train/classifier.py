@@ -85,7 +85,7 @@ def train_classifier(
     optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=epochs * len(loader))
     history = []
-    with progress_bar("epochs", enabled=progress) as bar:
+    with progress_bar("batches", enabled=progress) as bar:
         task = bar.add_task("training", total=epochs * len(loader))
         for epoch in range(1, epochs + 1):
             model.train()
