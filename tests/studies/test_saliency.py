@@ -101,3 +101,20 @@ def test_cli_draws_shipped_and_defended_models_side_by_side(tmp_path, cli_run):
     assert view.score == "logit" and ((0 <= view.confidence) & (view.confidence <= 1)).all()
     code, out, err = cli_run(["saliency", "--model", "shipped:no-such-model", "--out", tmp_path])
     assert code != 0 and "no shipped checkpoint" in err + out
+
+
+def test_cli_draws_a_torchvision_model_beside_one_of_ours(tmp_path, cli_run, torchvision_file, real_clip):
+    """`saliency` takes foreign specs too: a torchvision model with its published-format weights, class names shown."""
+    clip = real_clip("abseiling_k400.mp4")
+    _, weights = torchvision_file("r3d_18")
+    args = ["saliency", "--model", "torchvision:r3d_18", "--video", clip, "--length", "8", "--size", "64",
+            "--columns", "4", "--out", tmp_path, "--device", "cpu"]
+    code, _, err = cli_run(args)
+    assert code == 3 and "give one --weights per torchvision: --model, in order: 1 model(s), 0 --weights" in err
+    code, out, err = cli_run([*args, "--weights", weights])
+    assert code == 0, err
+    view = SaliencyView.load(next(tmp_path.glob("saliency-*.npz")))
+    assert view.models == ["torchvision:r3d_18"] and view.maps.shape == (1, 8, 64, 64)
+    from torchvision.models import get_model_weights
+
+    assert view.label in get_model_weights("r3d_18").DEFAULT.meta["categories"]  # a Kinetics class, by name

@@ -9,25 +9,33 @@ from deepsava.cli.common import at_least_one, invocation
 from deepsava.errors import InvalidArgumentError
 
 
-def _load_model_spec(spec: str, device):
-    """A shipped checkpoint (``inception-v3``, ``shipped:inception-v3-pgd``), a checkpoint path stem or an ``hf:`` folder
+def _load_model_spec(spec: str, device, weights) -> tuple:
+    """A shipped checkpoint (``inception-v3``, ``shipped:inception-v3-pgd``), a checkpoint path stem, an ``hf:`` folder,
+    a user's module, or a ``torchvision:`` spec with the next of ``weights`` (an iterator of files)
     -> (model in eval mode, the name it is shown by)."""
-    from deepsava.models import create_model, load_checkpoint
+    from deepsava.models import create_model, load_checkpoint, model_family
     from deepsava.models.checkpoint import DEFENDED, SHIPPED, checkpoint_stem
 
     name = spec.removeprefix("shipped:")
-    if spec.startswith("hf:"):
-        return create_model(spec).to(device).eval(), spec
     if spec.startswith("shipped:") or name in SHIPPED + DEFENDED:
         return load_checkpoint(checkpoint_stem("shipped:" + name), device)[0], name
+    if spec.startswith("torchvision:"):
+        file = next(weights, None)
+        if file is None:
+            raise InvalidArgumentError(f"--model {spec} needs its weights: give a --weights file for it (in order)")
+        return create_model(spec, weights=file).to(device).eval(), spec
+    if spec.startswith("hf:") or ":" in spec and model_family(spec)[0].runs_user_code:
+        return create_model(spec).to(device).eval(), spec
     return load_checkpoint(spec, device)[0], str(Path(spec).with_suffix(""))
 
 
 def saliency_command(
     model: list[str] = typer.Option(..., "--model", help="A shipped model name, a checkpoint path stem (any model"
-                                    " `deepsava train` or `defend` wrote, torchvision ones included) or an hf: folder;"
-                                    " repeat it to compare models side by side (e.g. undefended and defended, Figure"
-                                    " D.10)."),
+                                    " `deepsava train` or `defend` wrote), an hf: folder, a python: module or a"
+                                    " torchvision: spec with --weights; repeat it to compare models side by side (e.g."
+                                    " undefended and defended, Figure D.10)."),
+    weights: Optional[list[str]] = typer.Option(None, "--weights", help="The weights file of each torchvision: --model,"
+                                                " in the order of those models."),
     video: Optional[str] = typer.Option(None, help="A video file (else test video --index of --dataset)."),
     index: int = typer.Option(0, help="Which test video of --dataset to draw when no --video is given."),
     dataset: str = typer.Option("synth-actions", help="Dataset of --index (its test split)."),
@@ -56,7 +64,12 @@ def saliency_command(
     if score not in SCORES:
         raise InvalidArgumentError(f"--score must be one of {', '.join(SCORES)}, got {score!r}")
     dev = resolve_device(device)
-    models = [_load_model_spec(spec, dev) for spec in model]
+    wanted = sum(spec.startswith("torchvision:") for spec in model)
+    if len(weights or []) != wanted:
+        raise InvalidArgumentError(f"give one --weights per torchvision: --model, in order: {wanted} model(s),"
+                                   f" {len(weights or [])} --weights")
+    files = iter(weights or [])
+    models = [_load_model_spec(spec, dev, files) for spec in model]
     if video is not None:
         clip, name, classes = load_video(video, frames=length, size=size), video, None
     else:
