@@ -15,7 +15,7 @@ import torch
 
 from deepsava.attacks import DeepSAVA
 from deepsava.data import load_dataset
-from deepsava.experiment.attack_job import choose_videos
+from deepsava.experiment.plan import video_order
 from deepsava.models import load_shipped
 from deepsava.select import BayesOpt, BruteForce
 
@@ -31,7 +31,7 @@ def main() -> None:
     device = torch.device(args.device)
     model, _ = load_shipped(args.model, device)
     test = load_dataset("synth-actions", split="test")
-    chosen = choose_videos(len(test), args.videos, 0)
+    chosen = video_order(test.labels, 0)[: args.videos]  # the first videos of the runner's order
     videos = torch.stack([test[i][0] for i in chosen]).to(device)
     labels = torch.tensor([test[i][1] for i in chosen], device=device)
     with torch.no_grad():

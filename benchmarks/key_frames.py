@@ -16,7 +16,7 @@ import torch
 
 from deepsava.attacks import DeepSAVA
 from deepsava.data import load_dataset
-from deepsava.experiment.attack_job import choose_videos
+from deepsava.experiment.plan import video_order
 from deepsava.models import load_shipped
 
 SELECTORS = ("first", "random", "saliency", "bo", "anneal", "genetic", "brute")
@@ -34,7 +34,7 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device(args.device)
     test = load_dataset("synth-actions", split="test")
-    indices = choose_videos(len(test), args.videos, args.seed)
+    indices = video_order(test.labels, args.seed)[: args.videos]  # the first videos of the runner's order
     print(f"{len(indices)} synth-actions test videos, 1 frame, combined, device {device}, probe {PROBE_STEPS} steps")
     print("| model | selector | FR | ANI | probe loss of chosen frame | same frame as brute | s / video |")
     print("|---|---|---|---|---|---|---|")

@@ -2,11 +2,11 @@
 
     OMP_NUM_THREADS=1 python benchmarks/soak.py [--videos 1000] [--out /tmp/deepsava-soak]
 
-One ``attack_dataset`` call (the code behind ``deepsava attack --out``) attacks the train and
-test splits of synth-actions generated with 84 videos per class (1,008 videos of 16 frames,
-64x64) with the shipped CNN+LSTM: DeepSAVA, one frame chosen by ``--selector`` (default
-"first"), ``--steps`` 10, batches of 8, every record appended and every adversarial video
-written losslessly, as a real run does. A thread samples the resident memory every
+One run of the experiment runner (what ``deepsava attack --out`` and ``deepsava experiment``
+run) attacks ``--videos`` videos of synth-actions' train split (16 frames, 64x64, generated
+with enough videos per class) with the shipped CNN+LSTM: DeepSAVA, one frame chosen by
+``--selector`` (default "first"), ``--steps`` 10, batches of 8, every batch stored in
+``results.sqlite`` and every adversarial video written (``save_videos``), as a real run does. A thread samples the resident memory every
 ``--every`` seconds together with the number of videos stored so far: all of it (VmRSS) and
 its anonymous part (RssAnon: heap and tensors, where a leak would show; the rest is mostly
 pages of the memory-mapped dataset file, which grow as more videos are read and which the
@@ -16,6 +16,8 @@ videos after the first 200 (warm-up; a fifth of ``--videos`` when that is fewer)
 
 import argparse
 import json
+import shutil
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -23,10 +25,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from deepsava.attacks import DeepSAVA
-from deepsava.data import ArrayVideoDataset, load_dataset
-from deepsava.experiment.attack_job import attack_dataset, prepare_output
-from deepsava.models import load_shipped
+from deepsava.experiment.config import parse_config
+from deepsava.experiment.runner import run_experiment
 
 
 def memory_mb() -> tuple[float, float]:
@@ -35,12 +35,13 @@ def memory_mb() -> tuple[float, float]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["RssAnon"].split()[0]) / 1024
 
 
-def both_splits(frames: int, videos_per_class: int) -> ArrayVideoDataset:
-    """The train and test splits of synth-actions as one dataset (they share one cached array)."""
-    train, test = (load_dataset("synth-actions", split=s, frames=frames, videos_per_class=videos_per_class)
-                   for s in ("train", "test"))
-    return ArrayVideoDataset(train.videos, train.rows + test.rows, train.classes, train.video_ids + test.video_ids,
-                             train.labels + test.labels, source=train.source)
+def stored(path: Path) -> int:
+    """Videos stored so far in a run's results.sqlite (read-only, while the run writes it)."""
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
+            return db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+    except sqlite3.Error:
+        return 0
 
 
 def main() -> None:
@@ -54,29 +55,30 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("/tmp/deepsava-soak"))
     args = parser.parse_args()
 
-    per_class = -(-args.videos // 12)  # 12 classes
-    data = both_splits(args.frames, per_class)
-    model, _ = load_shipped("cnn-lstm")
-    attack = DeepSAVA(model, frames=1, selector=args.selector, steps=args.steps)
-    out = prepare_output(args.out, force=True, identity={"soak": vars(args) | {"out": str(args.out)}})
-    (out / "records.jsonl").unlink(missing_ok=True)
+    per_class = -(-args.videos * 10 // (12 * 7))  # the train split holds 70% of each class (12 classes)
+    config = parse_config({
+        "name": "soak", "videos": args.videos, "batch_size": args.batch_size, "examples": 0, "save_videos": True,
+        "dataset": {"name": "synth-actions", "split": "train", "frames": args.frames, "size": 64,
+                    "options": {"videos_per_class": per_class}},
+        "models": {"cnn-lstm": {"checkpoint": "shipped:cnn-lstm"}},
+        "cells": [{"label": "DeepSAVA", "attack": {"method": "deepsava", "frames": 1, "selector": args.selector,
+                                                   "steps": args.steps}}]})
+    shutil.rmtree(args.out, ignore_errors=True)
     samples, done = [], threading.Event()
     start = time.perf_counter()
 
     def sample() -> None:
         while not done.is_set():
-            path = out / "records.jsonl"
-            stored = path.read_text().count("\n") if path.exists() else 0
-            samples.append((time.perf_counter() - start, stored, *memory_mb()))
+            samples.append((time.perf_counter() - start, stored(args.out / "results.sqlite"), *memory_mb()))
             done.wait(args.every)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    records = attack_dataset(attack, data, list(range(args.videos)), args.batch_size, torch.device("cpu"), out,
-                             save_videos=True, progress=False)
+    outcome = run_experiment(config, out=args.out, device="cpu", progress=False)
     done.set()
     sampler.join()
-    samples.append((time.perf_counter() - start, len(records), *memory_mb()))
+    samples.append((time.perf_counter() - start, outcome.videos_done, *memory_mb()))
+    records = range(outcome.videos_done)
 
     print(f"{len(records)} videos in {samples[-1][0]:.0f} s, torch threads {torch.get_num_threads()}")
     print("| videos stored | RSS (MB) | anonymous RSS (MB) | elapsed (s) |")
@@ -92,7 +94,7 @@ def main() -> None:
         print(f"{name} after {warm} videos: min {late[:, column].min():.0f} MB, max {late[:, column].max():.0f} MB,"
               f" slope {slopes[name]:+.2f} MB per 100 videos; peak over the run"
               f" {max(s[column + 1] for s in samples):.0f} MB")
-    (out / "soak_samples.json").write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
+    (args.out / "soak_samples.json").write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
                                                        "samples": samples, "slopes_mb_per_100": slopes}))
 
 

@@ -45,10 +45,9 @@ def recorded_classes(label: str, entry: dict) -> tuple[int | None, list[str] | N
     """
     if "checkpoint" not in entry:
         return entry.get("num_classes"), None
+    stem = _stem(label, entry["checkpoint"])
     try:
-        meta = inspect_checkpoint(_stem(label, entry["checkpoint"]))
-    except InvalidConfigError:
-        raise
+        meta = inspect_checkpoint(stem)
     except DeepSAVAError as err:
         raise InvalidConfigError(f"models.{label}.checkpoint: {err}") from None
     return meta["num_classes"], meta.get("classes")
