@@ -239,3 +239,14 @@ def test_an_attack_scans_video_values_a_fixed_number_of_times_not_per_step(monke
         video.check_videos(torch.full((1, 2, 3, 4, 4), float("nan")))  # trusted: shapes only
     with pytest.raises(InvalidVideoError, match="NaN"):
         video.check_videos(torch.full((1, 2, 3, 4, 4), float("nan")))
+
+
+def test_progress_is_reported_during_the_attacks_own_run_not_its_probes():
+    model = FramePooling(num_classes=3).eval()
+    videos, labels = videos_and_labels(model, batch=2, frames=4, size=16)
+    attack = DeepSAVA(model, frames=1, selector="bo", steps=6, early_stop=False, selector_options={"evaluations": 3,
+                                                                                                    "initial": 2})
+    seen = []
+    attack.progress = seen.append
+    attack(videos, labels)
+    assert seen == [pytest.approx(s / 6) for s in range(1, 7)]  # the 6 steps of the attack; BO's 3 probes say nothing

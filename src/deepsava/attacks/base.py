@@ -128,6 +128,8 @@ class VideoAttack:
         self.early_stop = early_stop  # False: every video runs all ``steps`` (no stop at the first success)
         self.criterion = criterion if criterion is not None else Misclassification(targeted)
         self.selector = make_selector(selector, **(selector_options or {})) if isinstance(selector, str) else selector
+        self.progress = None  # progress(fraction): called after each step of the attack's own run (not of its probes)
+        self._main_run = False  # True while that run (not a selector's probe) is in the generator
 
     # -- what subclasses provide -------------------------------------------------------
 
@@ -204,6 +206,8 @@ class VideoAttack:
             optimizer.step()
             if after_step is not None:
                 after_step()
+            if self._main_run and self.progress is not None:
+                self.progress((step + 1) / steps)
         return Optimised(scatter_frames(videos, frames, best), iterations, fooled, loss, best_flow)
 
     def probe(self, videos: torch.Tensor, labels: torch.Tensor, frames: torch.Tensor, steps: int) -> torch.Tensor:
@@ -264,7 +268,11 @@ class VideoAttack:
         todo = clean_correct.nonzero().flatten()
         if len(todo):
             frames[todo] = self.select_frames(videos[todo], goal[todo])
-            out = self.optimise(videos[todo], goal[todo], frames[todo], self.steps, early_stop=self.early_stop)
+            self._main_run = True
+            try:
+                out = self.optimise(videos[todo], goal[todo], frames[todo], self.steps, early_stop=self.early_stop)
+            finally:
+                self._main_run = False
             adversarial[todo], iterations[todo] = out.adversarial, out.iterations
             if out.flow is not None:
                 flow = out.flow.new_zeros(b, *out.flow.shape[1:])

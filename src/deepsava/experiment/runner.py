@@ -203,10 +203,12 @@ class _StopFlag:
 
 
 def _run_batch(config: ExperimentConfig, dataset, model, cell: PreparedCell, repeat: int, positions: list[int],
-               order: list[int], device: torch.device, out: Path, store: ResultStore, targets: dict) -> None:
+               order: list[int], device: torch.device, out: Path, store: ResultStore, targets: dict, progress=None) -> None:
     """Attack one batch of one cell and repeat; store its records in one transaction.
 
     ``targets``: the models of ``config.transfer`` by label, which classify the adversarial videos too.
+    ``progress(fraction)``: told how far the attack's own run is, after each of its steps (the bar moves
+    within a batch, so an estimate shows within seconds).
     """
     indices = [order[p] for p in positions]
     items = [dataset[i] for i in indices]
@@ -214,8 +216,10 @@ def _run_batch(config: ExperimentConfig, dataset, model, cell: PreparedCell, rep
     labels = torch.tensor([y for _, y in items], device=device)
     seed = derived_seed(config.seed, repeat, positions[0])
     seed_everything(seed)
+    attack = build_attack(model, cell.spec.attack, seed=seed)
+    attack.progress = progress
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16"):
-        result = build_attack(model, cell.spec.attack, seed=seed)(videos, labels)
+        result = attack(videos, labels)
     records = result.to_records([dataset.video_ids[i] for i in indices])
     for p, i, record in zip(positions, indices, records):
         record.update(repeat=repeat, position=p, batch=positions[0], model=cell.spec.model, method=cell.spec.method,
@@ -342,7 +346,9 @@ def _run_cells(config: ExperimentConfig, out: Path, limit, device: str, force: b
                         break
                     bar.update(task, description=f"r{r + 1}/{config.repeats} {cell.spec.model} · {cell.spec.label}")
                     _run_batch(config, dataset, models[cell.spec.model], cell, r, positions, orders[r], dev, out, sink,
-                               {label: models[label] for label in config.transfer})
+                               {label: models[label] for label in config.transfer},
+                               lambda part, done=outcome.videos_done, n=len(positions): bar.update(
+                                   task, completed=done + part * n))
                     outcome.batches_run += 1
                     outcome.videos_done += len(positions)
                     bar.update(task, completed=outcome.videos_done)
