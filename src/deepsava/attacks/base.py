@@ -184,7 +184,9 @@ class VideoAttack:
         rows = torch.arange(b, device=videos.device)
         for step in range(steps + 1):
             perturbed = perturb(rows)
-            logits = self.model(scatter_frames(videos[rows], frames[rows], perturbed))
+            whole = len(rows) == b  # no video has left yet: no copy of the batch to index it
+            logits = self.model(scatter_frames(videos if whole else videos[rows], frames if whole else frames[rows],
+                                               perturbed))
             value = objective(rows, perturbed, logits)
             now = self.is_fooled(logits, labels[rows]).detach()
             last = step == steps

@@ -11,7 +11,6 @@ Multi-channel images are scored per channel and averaged, as scikit-image does.
 import functools
 
 import torch
-import torch.nn.functional as F
 
 from deepsava.errors import InvalidArgumentError
 from deepsava.video import check_videos
@@ -29,12 +28,25 @@ def _gaussian_taps(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     return (taps / taps.sum()).to(device=device, dtype=dtype)
 
 
+@functools.lru_cache(maxsize=32)
+def _band(size: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """The "valid" Gaussian filter along one axis of ``size`` samples as a matrix (size, size - 10): column j holds
+    the taps at rows j..j+10, so ``x @ band`` filters the last axis of x."""
+    taps = _gaussian_taps(device, dtype)
+    band = torch.zeros(size, size - WINDOW + 1, device=device, dtype=dtype)
+    for i in range(WINDOW):
+        band.diagonal(-i).copy_(taps[i].expand(size - WINDOW + 1))
+    return band
+
+
 def _blur(x: torch.Tensor) -> torch.Tensor:
-    """Separable "valid" Gaussian filter of (N, C, H, W) -> (N, C, H-10, W-10)."""
-    c = x.shape[1]
-    taps = _gaussian_taps(x.device, x.dtype)
-    x = F.conv2d(x, taps.view(1, 1, 1, WINDOW).expand(c, 1, 1, WINDOW), groups=c)
-    return F.conv2d(x, taps.view(1, 1, WINDOW, 1).expand(c, 1, WINDOW, 1), groups=c)
+    """Separable "valid" Gaussian filter of (N, C, H, W) -> (N, C, H-10, W-10).
+
+    Written as two matrix products with banded matrices (rows, then columns): the same sums as two
+    depthwise convolutions, several times faster on a CPU, forward and backward.
+    """
+    h, w = x.shape[-2:]
+    return _band(h, x.device, x.dtype).T @ (x @ _band(w, x.device, x.dtype))
 
 
 def ssim(images: torch.Tensor, references: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
