@@ -72,10 +72,13 @@ def demo_command(
         raise typer.Exit(INTERRUPTED)  # it said how to resume
 
 
-def _run_study(config_path: str, out, limit, device, force, progress, needs: str):
-    """Run an experiment config that names ``needs`` (transfer or compression) -> (config, outcome, console)."""
+def _run_study(config_path: str, out, limit, device, force, progress, needs: str) -> None:
+    """Run an experiment config that names ``needs`` (transfer or compression); print its tables; say where it is."""
     from deepsava.experiment.config import load_config
     from deepsava.experiment.runner import run_experiment
+    from deepsava.report.analyses import compression_tables, transfer_tables
+    from deepsava.report.console import rich_table
+    from deepsava.report.run import load_run
 
     config = load_config(config_path)
     if not getattr(config, needs):
@@ -85,7 +88,10 @@ def _run_study(config_path: str, out, limit, device, force, progress, needs: str
     shown = console()
     outcome = run_experiment(config, out=out, limit=limit, device=device, force=force, progress=progress,
                              console=shown)
-    return config, outcome, shown
+    tables = transfer_tables if needs == "transfer" else compression_tables
+    for table in tables(load_run(outcome.out)):
+        shown.print(rich_table(table))
+    finish_run(outcome, shown)
 
 
 def transfer_command(
@@ -102,14 +108,7 @@ def transfer_command(
     Resumable like `deepsava experiment`. Prints, per attack, the source x target fooling-rate matrix over videos
     both models classify correctly (its diagonal is the white-box FR) and the paper's rate among white-box successes.
     """
-    from deepsava.report.analyses import transfer_tables
-    from deepsava.report.console import rich_table
-    from deepsava.report.run import load_run
-
-    _, outcome, shown = _run_study(config, out, limit, device, force, progress, "transfer")
-    for table in transfer_tables(load_run(outcome.out)):
-        shown.print(rich_table(table))
-    finish_run(outcome, shown)
+    _run_study(config, out, limit, device, force, progress, "transfer")
 
 
 def compress_eval_command(
@@ -126,11 +125,4 @@ def compress_eval_command(
     Every adversarial video (and its clean original) is written as H.264 at each CRF, decoded and classified
     again; the fooling rate is recomputed from the decoded frames. Resumable like `deepsava experiment`.
     """
-    from deepsava.report.analyses import compression_tables
-    from deepsava.report.console import rich_table
-    from deepsava.report.run import load_run
-
-    _, outcome, shown = _run_study(config, out, limit, device, force, progress, "compression")
-    for table in compression_tables(load_run(outcome.out)):
-        shown.print(rich_table(table))
-    finish_run(outcome, shown)
+    _run_study(config, out, limit, device, force, progress, "compression")
