@@ -55,17 +55,19 @@ def main() -> None:
         def generator():
             attack.optimise(videos, labels, frames, args.steps, early_stop=False)
 
-        def perturb_only():
-            from deepsava.attacks.deepsava import _frames_ssim
-            from deepsava.perturb import gather_frames, scatter_frames
-            from deepsava.perturb.combined import perturb_frames
+        from deepsava.attacks.deepsava import _frames_ssim, clean_moments
+        from deepsava.perturb import gather_frames, scatter_frames
+        from deepsava.perturb.combined import perturb_frames
 
-            clean = gather_frames(videos, frames)
+        clean = gather_frames(videos, frames)
+        moments = clean_moments(clean)  # once per attack, as the generator does
+
+        def perturb_only():
             noise = torch.zeros_like(clean, requires_grad=True)
             flow = torch.zeros(args.batch, 1, 2, args.size, args.size, device=device, requires_grad=True)
             p = perturb_frames(clean, noise, flow)
             scatter_frames(videos, frames, p)
-            (1 - _frames_ssim(p, clean)).sum().backward()
+            (1 - _frames_ssim(p, clean, moments)).sum().backward()
 
         t_trainable = timed(generator, device, 2) / (args.steps + 1)
         model.requires_grad_(False)  # as during an attack, which also checks its input's values once, not per step

@@ -250,3 +250,24 @@ def test_progress_is_reported_during_the_attacks_own_run_not_its_probes():
     attack.progress = seen.append
     attack(videos, labels)
     assert seen == [pytest.approx(s / 6) for s in range(1, 7)]  # the 6 steps of the attack; BO's 3 probes say nothing
+
+
+@pytest.mark.parametrize("method, options", [("deepsava", {"lr": 0.003, "lam": 0.1}), ("sparse", {"lr": 0.01, "lam": 0.01}),
+                                             ("flicker", {})])
+def test_compacting_the_batch_less_often_changes_no_videos_result(method, options):
+    """On a GPU fooled videos leave the batch every few steps (one synchronisation), not at once: same results."""
+    from deepsava.attacks import make_attack
+
+    model = FramePooling(num_classes=3).eval()
+    videos, labels = videos_and_labels(model, batch=6, frames=4, size=16, seed=2)
+    frames = torch.arange(4).expand(6, 4).clone()
+    results = []
+    for every in (1, 5):
+        attack = make_attack(method, model, frames=4, selector="first", steps=30, **options)
+        attack.compact_every = every
+        results.append(attack.optimise(videos, labels, frames, 30))
+    one, five = results
+    assert one.fooled.all() and len(set(one.iterations.tolist())) > 1  # videos left at different steps
+    assert torch.equal(one.iterations, five.iterations)
+    assert torch.allclose(one.adversarial, five.adversarial, atol=1e-6)
+    assert torch.allclose(one.loss, five.loss, atol=1e-5)

@@ -2,6 +2,7 @@ import pytest
 import torch
 from skimage.metrics import structural_similarity
 
+from deepsava.errors import InvalidArgumentError
 from deepsava.perturb import apply_perturbation, flow_smoothness, frame_ssim, frames_to_mask, l21, ssim, video_ssim, warp
 
 
@@ -108,3 +109,21 @@ def natural_frames():
     if not path.is_file():
         pytest.skip("real clip not available")
     return load_video(path, frames=8, size=64)
+
+
+def test_ssim_with_the_references_moments_computed_once_is_the_same_ssim():
+    g = torch.Generator().manual_seed(0)
+    references = torch.rand(3, 3, 20, 24, generator=g)
+    images = (references + 0.1 * torch.randn(3, 3, 20, 24, generator=g)).clamp(0, 1).requires_grad_(True)
+    from deepsava.perturb.ssim import reference_moments
+
+    moments = reference_moments(references)
+    assert moments.shape == (3, 6, 10, 14)
+    direct = ssim(images, references)
+    cached = ssim(images, references, moments=moments)
+    assert torch.allclose(direct, cached, atol=1e-7)
+    (direct_grad,) = torch.autograd.grad(direct.sum(), images)
+    (cached_grad,) = torch.autograd.grad(cached.sum(), images)
+    assert torch.allclose(direct_grad, cached_grad, atol=1e-7)
+    with pytest.raises(InvalidArgumentError, match="moments must be"):
+        ssim(images, references, moments=moments[:, :3])

@@ -22,6 +22,10 @@ from deepsava.perturb import frame_ssim, gather_frames, l21, scatter_frames
 from deepsava.perturb.ssim import WINDOW
 from deepsava.video import check_videos, trusted_videos
 
+# Steps between compactions of the generator's batch on a GPU (on a CPU: every step). Compacting asks the host
+# whether any video has left, which waits for the GPU; in between, fooled videos ride along at no extra wait.
+GPU_COMPACT_EVERY = 8
+
 
 def check_finite(**values) -> None:
     """Raise InvalidArgumentError naming the first value that is not a finite real number (None is skipped)."""
@@ -130,6 +134,7 @@ class VideoAttack:
         self.selector = make_selector(selector, **(selector_options or {})) if isinstance(selector, str) else selector
         self.progress = None  # progress(fraction): called after each step of the attack's own run (not of its probes)
         self._main_run = False  # True while that run (not a selector's probe) is in the generator
+        self.compact_every = None  # steps between compactions of the generator's batch; None: 1 on a CPU, else GPU's
 
     # -- what subclasses provide -------------------------------------------------------
 
@@ -171,8 +176,10 @@ class VideoAttack:
         to minimise; ``after_step()`` runs after each optimiser step (e.g. a
         projection); ``flow`` (B, k, 2, H, W), when the attack has one, is kept
         alongside the frames it produced. Step 0 scores the initial perturbation. With ``early_stop``
-        each video leaves the batch the moment it fools the model, and that step
-        is its iteration count; Adam is element-wise, so rows never interact.
+        each video's result is fixed the moment it fools the model, and that step is its iteration
+        count; the fooled videos leave the batch at the next compaction (every step on a CPU, every
+        ``GPU_COMPACT_EVERY`` steps elsewhere, so that a GPU is not waited for at every step). Adam
+        is element-wise, so rows never interact and when a video leaves changes no other video's result.
         """
         b = frames.shape[0]
         clean = gather_frames(videos, frames)
@@ -181,28 +188,35 @@ class VideoAttack:
         iterations = torch.full((b,), steps, dtype=torch.long, device=videos.device)
         fooled = torch.zeros(b, dtype=torch.bool, device=videos.device)
         loss = torch.zeros(b, device=videos.device)
-        rows = torch.arange(b, device=videos.device)
+        rows = torch.arange(b, device=videos.device)  # the videos still in the batch
+        every = self.compact_every or (1 if videos.device.type == "cpu" else GPU_COMPACT_EVERY)
         for step in range(steps + 1):
             perturbed = perturb(rows)
             whole = len(rows) == b  # no video has left yet: no copy of the batch to index it
             logits = self.model(scatter_frames(videos if whole else videos[rows], frames if whole else frames[rows],
                                                perturbed))
             value = objective(rows, perturbed, logits)
-            now = self.is_fooled(logits, labels[rows]).detach()
             last = step == steps
-            keep = (now | last) if early_stop else torch.full_like(now, last)
-            best[rows[keep]] = perturbed[keep].detach()
+            # Bookkeeping on the device, without a host-device synchronisation: a video fooled at an earlier step that
+            # has not left the batch yet (between compactions) keeps what it had when it was first fooled.
+            done = fooled[rows]
+            now = self.is_fooled(logits, labels[rows]).detach()
+            new = now & ~done if early_stop else torch.zeros_like(now)
+            keep = new | (~done & last)
+            best[rows] = torch.where(keep.view(-1, 1, 1, 1, 1), perturbed.detach(), best[rows])
             if flow is not None:
-                best_flow[rows[keep]] = flow[rows[keep]].detach()
-            loss[rows] = value.detach()
-            if early_stop:
-                iterations[rows[now]] = step
-                fooled[rows[now]] = True
-                value, rows = value[~now], rows[~now]
-            elif last:
-                fooled = now
-            if last or len(rows) == 0:
+                best_flow[rows] = torch.where(keep.view(-1, 1, 1, 1, 1), flow[rows].detach(), best_flow[rows])
+            loss[rows] = torch.where(done, loss[rows], value.detach())
+            iterations[rows] = torch.where(new, step, iterations[rows])
+            fooled[rows] = done | new | (now & last & (not early_stop))
+            if last:
                 break
+            if early_stop and (step + 1) % every == 0:  # compaction: the one synchronisation
+                left = ~fooled[rows]
+                if not left.any():
+                    break
+                if not left.all():
+                    value, rows = value[left], rows[left]
             optimizer.zero_grad(set_to_none=True)
             value.sum().backward()
             optimizer.step()

@@ -16,25 +16,33 @@ import torch
 from deepsava.attacks.base import Optimised, VideoAttack, check_finite
 from deepsava.errors import InvalidArgumentError
 from deepsava.perturb import MODES, frame_rms, gather_frames, ssim
+from deepsava.perturb.ssim import reference_moments
 from deepsava.perturb.combined import perturb_frames
 
 # The paper's lambda per model family (Section 4.1): 1.5 for CNN+LSTM, 1.0 for I3D and Inception-v3.
 PAPER_LAMBDA = {"cnn-lstm": 1.5, "cnn-rnn": 1.5, "cnn-gru": 1.5, "i3d": 1.0, "inception-v3": 1.0}
 
 
-def _frames_ssim(perturbed: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
-    """SSIM of each perturbed frame: (B, k, C, H, W) x2 -> (B, k)."""
-    return ssim(perturbed.flatten(0, 1), clean.flatten(0, 1)).view(perturbed.shape[:2])
+def clean_moments(clean: torch.Tensor) -> torch.Tensor:
+    """SSIM's moments of clean frames (B, k, C, H, W) -> (B, k, 2C, H-10, W-10), computed once per attack."""
+    return reference_moments(clean.flatten(0, 1)).unflatten(0, clean.shape[:2])
+
+
+def _frames_ssim(perturbed: torch.Tensor, clean: torch.Tensor, moments: torch.Tensor | None = None) -> torch.Tensor:
+    """SSIM of each perturbed frame: (B, k, C, H, W) x2 -> (B, k); ``moments``: :func:`clean_moments` of clean."""
+    return ssim(perturbed.flatten(0, 1), clean.flatten(0, 1),
+                moments=None if moments is None else moments.flatten(0, 1)).view(perturbed.shape[:2])
 
 
 def project_to_budget(perturbed: torch.Tensor, clean: torch.Tensor, ssim_budget: float | None,
-                      l21_budget: float | None, bisection_steps: int = 12) -> torch.Tensor:
+                      l21_budget: float | None, bisection_steps: int = 12,
+                      moments: torch.Tensor | None = None) -> torch.Tensor:
     """Scale the change of frames (B, k, C, H, W) back onto the budgets -> (B, k, C, H, W).
 
     l2,1: the whole change of a video is scaled by min(1, budget / l2,1). SSIM: each
     frame's change is scaled by the largest factor in [0, 1] (bisection, kept on the
     feasible side) whose SSIM is at least the budget. Scaling towards the clean frame
-    keeps pixels in [0, 1]. The scale factors carry no gradient.
+    keeps pixels in [0, 1]. The scale factors carry no gradient. ``moments``: :func:`clean_moments` of clean.
     """
     delta = perturbed - clean
     if l21_budget is not None:
@@ -46,11 +54,13 @@ def project_to_budget(perturbed: torch.Tensor, clean: torch.Tensor, ssim_budget:
             d = delta.detach()
             lo = torch.zeros(d.shape[:2], device=d.device, dtype=d.dtype)
             hi = torch.ones_like(lo)
-            ok = _frames_ssim(clean + d, clean) >= ssim_budget
+            if moments is None:
+                moments = clean_moments(clean)
+            ok = _frames_ssim(clean + d, clean, moments) >= ssim_budget
             lo[ok] = 1.0
             for _ in range(bisection_steps if not ok.all() else 0):
                 mid = (lo + hi) / 2
-                feasible = _frames_ssim(clean + d * mid[..., None, None, None], clean) >= ssim_budget
+                feasible = _frames_ssim(clean + d * mid[..., None, None, None], clean, moments) >= ssim_budget
                 lo = torch.where(feasible | ok, torch.where(ok, lo, mid), lo)
                 hi = torch.where(feasible | ok, hi, mid)
         delta = delta * lo[..., None, None, None]
@@ -117,12 +127,15 @@ class DeepSAVA(VideoAttack):
             groups.append({"params": [flow], "lr": self.flow_lr})
         optimizer = torch.optim.Adam(groups)
         budgeted = self.ssim_budget is not None or self.l21_budget is not None
+        moments = clean_moments(clean)  # (B, k, 2C, H-10, W-10): the clean frames are filtered once, not every step
 
         def perturb(rows):
             out = perturb_frames(clean[rows], None if noise is None else noise[rows], None if flow is None else flow[rows])
-            return project_to_budget(out, clean[rows], self.ssim_budget, self.l21_budget) if budgeted else out
+            return project_to_budget(out, clean[rows], self.ssim_budget, self.l21_budget,
+                                     moments=moments[rows]) if budgeted else out
 
         def objective(rows, perturbed, logits):
-            return self.lam * (1 - _frames_ssim(perturbed, clean[rows])).sum(dim=1) + self.adversarial_loss(logits, labels[rows])
+            similarity = _frames_ssim(perturbed, clean[rows], moments[rows])
+            return self.lam * (1 - similarity).sum(dim=1) + self.adversarial_loss(logits, labels[rows])
 
         return self.generate(videos, labels, frames, steps, early_stop, optimizer, perturb, objective, flow=flow)

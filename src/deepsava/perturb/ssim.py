@@ -49,10 +49,23 @@ def _blur(x: torch.Tensor) -> torch.Tensor:
     return _band(h, x.device, x.dtype).T @ (x @ _band(w, x.device, x.dtype))
 
 
-def ssim(images: torch.Tensor, references: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+def reference_moments(references: torch.Tensor) -> torch.Tensor:
+    """The filtered mean and second moment of references (N, C, H, W) -> (N, 2C, H-10, W-10), float32 or wider.
+
+    Pass them to :func:`ssim` as ``moments`` when many images are scored against the same references
+    (every step of an attack, every bisection step of a budget): the references are then not filtered again.
+    """
+    y = references.to(torch.promote_types(references.dtype, torch.float32))
+    with torch.autocast(y.device.type, enabled=False):
+        return _blur(torch.cat([y, y * y], dim=1))
+
+
+def ssim(images: torch.Tensor, references: torch.Tensor, data_range: float = 1.0,
+         moments: torch.Tensor | None = None) -> torch.Tensor:
     """Mean SSIM of each image against its reference: (N, C, H, W) x2 -> (N,).
 
-    Images must be float and at least 11x11. Differentiable in both arguments. Computed
+    ``moments``: :func:`reference_moments` of the references, if already computed (they then carry no gradient
+    to the references). Images must be float and at least 11x11. Differentiable in both arguments. Computed
     in float32 (float64 stays float64) even under autocast: the variances are
     differences of nearly equal moments, which bfloat16 cannot resolve. Values are
     not scanned (this runs inside every attack step): NaN in gives NaN out; the
@@ -69,19 +82,24 @@ def ssim(images: torch.Tensor, references: torch.Tensor, data_range: float = 1.0
         raise InvalidArgumentError(f"data_range must be a positive finite number, got {data_range!r}")
     if min(images.shape[-2:]) < WINDOW:
         raise InvalidArgumentError(f"ssim needs frames of at least {WINDOW}x{WINDOW}, got {tuple(images.shape[-2:])}")
+    n, c, h, w = images.shape
+    if moments is not None and moments.shape != (n, 2 * c, h - WINDOW + 1, w - WINDOW + 1):
+        raise InvalidArgumentError(f"moments must be reference_moments(references), shape"
+                                   f" {(n, 2 * c, h - WINDOW + 1, w - WINDOW + 1)}, got {tuple(moments.shape)}")
     c1, c2 = (K1 * data_range) ** 2, (K2 * data_range) ** 2
-    n = images.shape[0]
     dtype = torch.promote_types(torch.promote_types(images.dtype, references.dtype), torch.float32)
     with torch.autocast(images.device.type, enabled=False):
-        return _ssim(images.to(dtype), references.to(dtype), c1, c2).reshape(n, -1).mean(dim=1)
+        x, y = images.to(dtype), references.to(dtype)
+        moments = reference_moments(y) if moments is None else moments.to(dtype)
+        return _ssim(x, y, moments, c1, c2).reshape(n, -1).mean(dim=1)
 
 
-def _ssim(x: torch.Tensor, y: torch.Tensor, c1: float, c2: float) -> torch.Tensor:
-    """The SSIM map of (N, C, H, W) x2 -> (N, C, H-10, W-10)."""
+def _ssim(x: torch.Tensor, y: torch.Tensor, y_moments: torch.Tensor, c1: float, c2: float) -> torch.Tensor:
+    """The SSIM map of (N, C, H, W) x2 and the references' moments (N, 2C, H-10, W-10) -> (N, C, H-10, W-10)."""
     c = x.shape[1]
-    # One filtering pass over the five moment images stacked along channels.
-    moments = _blur(torch.cat([x, y, x * x, y * y, x * y], dim=1))
-    mu_x, mu_y, xx, yy, xy = moments.split(c, dim=1)
+    # One filtering pass over the image's three moment images stacked along channels.
+    mu_x, xx, xy = _blur(torch.cat([x, x * x, x * y], dim=1)).split(c, dim=1)
+    mu_y, yy = y_moments.split(c, dim=1)
     var_x = xx - mu_x * mu_x
     var_y = yy - mu_y * mu_y
     cov = xy - mu_x * mu_y
