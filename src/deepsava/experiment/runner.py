@@ -45,6 +45,7 @@ from deepsava.data.synthetic import CLASSES, synth_actions
 from deepsava.distributed import from_main, session
 from deepsava.errors import DeepSAVAError, InvalidArgumentError, InvalidConfigError
 from deepsava.experiment.artifacts import save_example, save_video, video_stem
+from deepsava.experiment.batches import load_batch, prefetched
 from deepsava.experiment.config import CellSpec, ExperimentConfig, build_attack, load_config
 from deepsava.experiment.models import load_entry, recorded_classes
 from deepsava.experiment.plan import KEY_VERSION, cell_key, resume_command, video_order
@@ -196,24 +197,18 @@ class _StopFlag:
             signal.signal(signal.SIGINT, self.previous)
 
 
-
-
-
-
-
-
 def _run_batch(config: ExperimentConfig, dataset, model, cell: PreparedCell, repeat: int, positions: list[int],
-               order: list[int], device: torch.device, out: Path, store: ResultStore, targets: dict, progress=None) -> None:
+               order: list[int], loaded: tuple[torch.Tensor, torch.Tensor], device: torch.device, out: Path,
+               store: ResultStore, targets: dict, progress=None) -> None:
     """Attack one batch of one cell and repeat; store its records in one transaction.
 
+    ``loaded``: the batch's clips (B, T, C, H, W) and labels (B,) on the CPU (:func:`load_batch`).
     ``targets``: the models of ``config.transfer`` by label, which classify the adversarial videos too.
     ``progress(fraction)``: told how far the attack's own run is, after each of its steps (the bar moves
     within a batch, so an estimate shows within seconds).
     """
     indices = [order[p] for p in positions]
-    items = [dataset[i] for i in indices]
-    videos = torch.stack([clip for clip, _ in items]).to(device)
-    labels = torch.tensor([y for _, y in items], device=device)
+    videos, labels = (x.to(device, non_blocking=True) for x in loaded)
     seed = derived_seed(config.seed, repeat, positions[0])
     seed_everything(seed)
     attack = build_attack(model, cell.spec.attack, seed=seed)
@@ -249,8 +244,6 @@ def origin(spec: dict, dataset, index: int) -> dict:
                            "sampling": options.get("sampling", "stride"), "short": options.get("short", "loop")},
                 "label_source": dataset.label_source}
     return {"source": {"dataset": spec["name"], "split": spec["split"], "index": index}, "label_source": "dataset"}
-
-
 
 
 def run_experiment(config: str | Path | ExperimentConfig, out: str | Path | None = None, limit: int | None = None,
@@ -337,15 +330,17 @@ def _run_cells(config: ExperimentConfig, out: Path, limit, device: str, force: b
                         plan.append((r, cell, positions))
 
         plan = my_batches(plan, ranks)
-        with _StopFlag() as flag, result_sink(store, cells, out, ranks) as sink, \
+        loads = prefetched(plan, lambda item: load_batch(dataset, [orders[item[0]][p] for p in item[2]], dev))
+        with _StopFlag() as flag, result_sink(store, cells, out, ranks) as sink, contextlib.closing(loads) as batches, \
                 progress_bar("videos", console, progress and ranks.main) as bar:
             task = bar.add_task(config.name, total=outcome.videos_total, completed=outcome.videos_done)
             try:
-                for r, cell, positions in plan:
+                for (r, cell, positions), loaded in batches:
                     if flag.stop:
                         break
                     bar.update(task, description=f"r{r + 1}/{config.repeats} {cell.spec.model} · {cell.spec.label}")
-                    _run_batch(config, dataset, models[cell.spec.model], cell, r, positions, orders[r], dev, out, sink,
+                    _run_batch(config, dataset, models[cell.spec.model], cell, r, positions, orders[r], loaded, dev,
+                               out, sink,
                                {label: models[label] for label in config.transfer},
                                lambda part, done=outcome.videos_done, n=len(positions): bar.update(
                                    task, completed=done + part * n))
@@ -392,29 +387,4 @@ def _check_folder(out: Path, name: str, force: bool) -> None:
     if stored not in (None, name):
         raise InvalidConfigError(f"{out} holds the results of experiment {stored!r}, not {name!r}: choose another"
                                  " --out (or pass --force to store both there)")
-
-
-# -- summaries -------------------------------------------------------------------------------
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
