@@ -33,6 +33,7 @@ QUICK = {
     "video_memory": (["--minutes", "0.05", "--no-sequential"], []),
     "foreign_overhead": (["--steps", "2", "--repeats", "1", "--frames", "4", "--size", "64"], ["transformers"]),
     "gpu": (["--quick", "--models", "i3d", "--precisions", "fp32"], []),
+    "profile_attack": (["--batch", "2", "--frames", "8", "--steps", "2", "--top", "8"], []),
 }
 
 
