@@ -15,6 +15,6 @@ python3 -m pip install -q --no-deps --no-index .whl/*.whl 2>&1 | tail -3
 python3 -m pip install -q --no-deps --no-build-isolation -e . 2>&1 | tail -3
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu-card.txt"
 python3 -m pytest -q -p no:cacheprovider -m cuda tests/test_cuda.py tests/test_numerics.py 2>&1 | tee "$OUT/cuda-tests.log" | tail -5
-timeout 330 python3 benchmarks/gpu.py --out "$OUT" --budget 280 2>&1 | tee "$OUT/gpu.log" | tail -15
-timeout 120 python3 benchmarks/profile_attack.py --device cuda --preset paper --batch 8 --size 224 --steps 10 \
+timeout 300 python3 benchmarks/gpu.py --out "$OUT" --budget 250 2>&1 | tee "$OUT/gpu.log" | tail -15
+timeout 90 python3 benchmarks/profile_attack.py --device cuda --preset paper --batch 8 --size 224 --steps 10 \
     --trace "$OUT/bo-attack-trace.json" 2>&1 | tee "$OUT/profile.log" | tail -30
