@@ -33,6 +33,7 @@ COMMANDS = {
     "defend": defend.defend_command,
     "saliency": studies.saliency_command,
     "prediction-attack": studies.prediction_attack_command,
+    "sensitivity": studies.sensitivity_command,
 }
 for _name, _command in COMMANDS.items():
     app.command(_name)(_command)

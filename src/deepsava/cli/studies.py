@@ -1,4 +1,5 @@
-"""``deepsava saliency`` and ``prediction-attack``: the analyses of Appendices D and C."""
+"""``deepsava saliency``, ``prediction-attack`` and ``sensitivity``: the analyses of Appendices D and C, and which
+frame positions a model is sensitive to."""
 
 from pathlib import Path
 from typing import Optional
@@ -148,3 +149,65 @@ def prediction_attack_command(
     typer.echo(f"wrote {path}, figure-c9.png and prediction-frames.png; report: deepsava report {out}")
 
 
+
+
+def sensitivity_command(
+    model: list[str] = typer.Option(..., "--model", help="A shipped model name, a checkpoint path stem, an hf: folder,"
+                                    " a python: module or a torchvision: spec with --weights; repeat it to compare."),
+    weights: Optional[list[str]] = typer.Option(None, "--weights", help="The weights file of each torchvision: --model,"
+                                                " in the order of those models."),
+    dataset: str = typer.Option("synth-actions", help="Dataset whose test split is used."),
+    root: Optional[str] = typer.Option(None, help="UCF101/HMDB51 video folder for --dataset."),
+    videos: int = typer.Option(64, help="Test videos whose input gradients are taken (the first of the split)."),
+    length: int = typer.Option(40, help="Frames per video."),
+    size: int = typer.Option(64, help="Frame size of the loaded clips."),
+    batch_size: int = typer.Option(16, help="Videos per forward and backward."),
+    out: str = typer.Option("runs/sensitivity", help="Folder for sensitivity.json and sensitivity.png."),
+    device: str = typer.Option("auto", help="cpu, cuda or auto."),
+) -> None:
+    """Which frame positions each model is sensitive to: the median share of the loss's input gradient per frame × T.
+
+    1 is an average frame. A first frame far below 1 makes any frame an easier target than frame 0, whatever a
+    selector does (the control for "BO beats the first frame"). For our I3D the structural curve (paths from each
+    frame to the logits through the temporal strides and padding, independent of the weights) is drawn too.
+    """
+    import json
+
+    from deepsava.data import load_dataset
+    from deepsava.models.i3d import temporal_paths
+    from deepsava.report.study_figures import sensitivity_figure
+    from deepsava.runtime import resolve_device
+    from deepsava.studies.frame_sensitivity import median_sensitivity
+
+    at_least_one(videos=videos, length=length, size=size, batch_size=batch_size)
+    dev = resolve_device(device)
+    wanted = sum(spec.startswith("torchvision:") for spec in model)
+    if len(weights or []) != wanted:
+        raise InvalidArgumentError(f"give one --weights per torchvision: --model, in order: {wanted} model(s),"
+                                   f" {len(weights or [])} --weights")
+    files = iter(weights or [])
+    models = [_load_model_spec(spec, dev, files) for spec in model]
+    data = load_dataset(dataset, split="test", root=root, frames=length, size=size)
+    curves, structural = {}, {}
+    for net, name in models:
+        net.requires_grad_(False)
+        curves[name] = median_sensitivity(net, data, videos, batch_size, dev).tolist()
+        if getattr(net, "name", "") == "i3d" and getattr(net, "preset", None) in ("tiny", "paper"):
+            paths = temporal_paths(net.preset, length)
+            structural[f"{name}: paths along time (architecture)"] = (paths / paths.mean()).tolist()
+    paths = temporal_paths("paper", length)  # the paper's I3D, whatever was measured
+    structural["i3d (paper preset): paths along time (architecture)"] = (paths / paths.mean()).tolist()
+    typer.echo("| median share of the input gradient × T | frame 0 | frame 1 | middle | last | even frames | odd frames"
+               " | largest at |")
+    typer.echo("|---|---|---|---|---|---|---|---|")
+    for label, curve in {**curves, **structural}.items():
+        typer.echo(f"| {label} | {curve[0]:.2f} | {curve[1]:.2f} | {curve[length // 2]:.2f} | {curve[-1]:.2f} |"
+                   f" {sum(curve[::2]) / len(curve[::2]):.2f} | {sum(curve[1::2]) / len(curve[1::2]):.2f} |"
+                   f" {max(range(length), key=curve.__getitem__)} |")
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    about = {"dataset": dataset, "split": "test", "videos": min(videos, len(data)), "frames": length, "size": size}
+    (folder / "sensitivity.json").write_text(json.dumps({"about": about, "sensitivity": curves,
+                                                         "structural": structural}, indent=1) + "\n")
+    (folder / "sensitivity.png").write_bytes(sensitivity_figure(curves, structural))
+    typer.echo(f"wrote {folder / 'sensitivity.json'} and sensitivity.png")

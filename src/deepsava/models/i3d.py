@@ -145,3 +145,35 @@ class I3D(VideoClassifier):
         x = F.avg_pool3d(x, (min(2, x.shape[2]), 1, 1), stride=1)
         x = self.logits(self.dropout(x))
         return x.mean(dim=(2, 3, 4))
+
+
+def _windows(length: int, kernel: int, stride: int) -> torch.Tensor:
+    """Which inputs each output of a "same"-padded window op along time reads: (ceil(length / stride), length) 0/1."""
+    front = same_padding((length,), (kernel,), (stride,))[0]
+    starts = torch.arange(-(-length // stride)) * stride - front
+    offsets = torch.arange(length) - starts.view(-1, 1)
+    return ((offsets >= 0) & (offsets < kernel)).double()
+
+
+def temporal_paths(preset: str, frames: int) -> torch.Tensor:
+    """Paths from each input frame to I3D's time-averaged logits, along time only: (T,) float64.
+
+    A property of the architecture, not of its weights: every convolution and pooling window along time
+    (kernel, stride, TensorFlow "same" padding) is a 0/1 matrix from its inputs to its outputs, an Inception
+    block is the sum of its four branches (1x1x1, two 3x3x3, 3x3x3 pool), the head's averaging windows of 2
+    and its mean over time are averages. Entry t counts, with those weights, the ways frame t reaches the
+    logits; with equal weights everywhere the input gradient of frame t would be proportional to it.
+    """
+    paths = torch.eye(frames, dtype=torch.float64)  # (positions now, input frames)
+    for kind, _, args in PAPER_LAYERS if preset == "paper" else TINY_LAYERS:
+        length = paths.shape[0]
+        if kind == "mixed":
+            paths = (torch.eye(length, dtype=torch.float64) + 3 * _windows(length, 3, 1)) @ paths
+        else:
+            kernel, stride = (args[1], args[2]) if kind == "conv" else args
+            paths = _windows(length, kernel[0], stride[0]) @ paths
+    length = paths.shape[0]
+    window = min(2, length)
+    head = torch.stack([torch.eye(length, dtype=torch.float64)[j:j + window].mean(dim=0)
+                        for j in range(length - window + 1)])
+    return (head @ paths).mean(dim=0)

@@ -194,3 +194,20 @@ def prediction_frame_figure(outcomes: list) -> bytes:
     right.grid(alpha=0.3)
     fig.tight_layout()
     return to_png(fig)
+
+
+def sensitivity_figure(curves: dict[str, list[float]], structural: dict[str, list[float]]) -> bytes:
+    """Median frame sensitivity per model (solid) and I3D's structural path counts (dashed) against frame position."""
+    fig = new_figure(7.5, 3.2)
+    ax = fig.add_subplot(1, 1, 1)
+    for label, curve in curves.items():
+        ax.plot(range(len(curve)), curve, marker="o", markersize=3, label=label)
+    for style, (label, curve) in zip(("--", ":", "-."), structural.items()):
+        ax.plot(range(len(curve)), curve, style, color="grey", label=label)
+    ax.axhline(1.0, color="black", linewidth=0.6)
+    ax.set_xlabel("frame position")
+    ax.set_ylabel("share of the input gradient × T")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return to_png(fig)
