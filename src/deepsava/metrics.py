@@ -111,6 +111,25 @@ def wilson_interval(successes: int, trials: int, level: float = 0.99) -> tuple[f
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def fisher_p(successes_a: int, trials_a: int, successes_b: int, trials_b: int) -> float:
+    """Two-sided p-value of Fisher's exact test that two rates successes / trials are equal (nan without trials)."""
+    if trials_a == 0 or trials_b == 0:
+        return math.nan
+    table = [[successes_a, trials_a - successes_a], [successes_b, trials_b - successes_b]]
+    return float(stats.fisher_exact(table, alternative="two-sided").pvalue)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment of p-values for multiple comparisons (nan stays nan and is not counted)."""
+    ranked = sorted((p, i) for i, p in enumerate(p_values) if not math.isnan(p))
+    adjusted = [math.nan] * len(p_values)
+    running = 0.0
+    for rank, (p, i) in enumerate(ranked):
+        running = max(running, min(1.0, (len(ranked) - rank) * p))
+        adjusted[i] = running
+    return adjusted
+
+
 def summarize(records: Sequence[dict]) -> dict:
     """FR, ANI, AAP, ASP, mean SSIM and l2,1 of successes, seconds per attacked video, counts."""
     attacked = _attacked(records)

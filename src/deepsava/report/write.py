@@ -10,7 +10,8 @@ and writes into ``out`` (default ``RUN_DIR/report``):
   re-encoding (CRF 12, yuv420p, which browsers play), linked from the Markdown.
 
 It holds: the per-cell table and the paper's tables the cells allow
-(:mod:`~deepsava.report.tables`), the defence tables
+(:mod:`~deepsava.report.tables`), Fisher exact tests between cells
+(:mod:`~deepsava.report.comparisons`), the defence tables
 (:mod:`~deepsava.report.defence_tables`), the studies' sections
 (:mod:`~deepsava.report.analyses`), the plots (:mod:`~deepsava.report.plots`) and a few
 example videos (:mod:`~deepsava.report.examples`). An interrupted run still gets a
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from deepsava.errors import InvalidArgumentError
 from deepsava.report.analyses import analysis_plots, analysis_tables
+from deepsava.report.comparisons import comparisons_table
 from deepsava.report.defence_tables import defence_tables
 from deepsava.report.elements import Image, Table
 from deepsava.report.examples import run_examples
@@ -37,7 +39,7 @@ REPORT_DIR = "report"
 
 def build_tables(run: Run) -> list[Table]:
     """Every table of a report, in order: per cell, the paper's, the defences', the studies'."""
-    return run_tables(run) + defence_tables(run) + analysis_tables(run)
+    return run_tables(run) + comparisons_table(run) + defence_tables(run) + analysis_tables(run)
 
 
 def build_plots(run: Run) -> list[Image]:
