@@ -50,3 +50,34 @@ def test_the_comparisons_pair_cells_differing_in_one_setting_and_one_attack_on_t
     assert rows[("i3d · first", "defended · first")][2] == "model"
     assert len(table.rows) == 2
     assert (0, 7) in table.bold and (1, 7) not in table.bold  # 1/20 vs 18/20 is no noise; 1/20 vs 2/20 is
+
+
+def test_fr_against_budget_counts_a_video_from_the_smallest_budget_that_fooled_it():
+    from deepsava.report.plots import fooled_within_budget
+
+    def record(video, success, correct=True):
+        return {"video_id": video, "repeat": 0, "clean_correct": correct, "success": success}
+
+    budgets = {0.99: [record("a", False), record("b", True), record("c", False), record("d", False, correct=False)],
+               0.95: [record("a", True), record("b", False), record("c", False), record("d", False, correct=False)],
+               0.90: [record("a", True), record("b", True), record("c", False), record("d", True, correct=False)]}
+    cells = [cell("i3d", f"ssim {b}", {"method": "deepsava", "ssim_budget": b}, 1, 3) for b in budgets]
+    records = {c.key: budgets[c.params["ssim_budget"]] for c in cells}
+    xs, ys, n = fooled_within_budget(cells, records, "ssim_budget")
+    assert xs == pytest.approx([0.01, 0.05, 0.10]) and n == 3
+    # b is fooled from 0.99 on (its failure at 0.95 does not count against it); a from 0.95; c never; d not attacked.
+    assert ys == pytest.approx([1 / 3, 2 / 3, 2 / 3])
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_a_budget_sweep_gets_its_curve_and_the_cells_their_tests_in_the_report(make_run, tmp_path):
+    from deepsava.report.write import write_report
+
+    folder, _ = make_run("budget-sweep", 4, [
+        {"label": "DeepSAVA", "attack": {"method": "deepsava", "frames": 1, "selector": "first", "steps": 6,
+                                         "lr": 0.1, "ssim_budget": [0.999, 0.9]}},
+    ], videos=4, batch_size=4, examples=0)
+    outcome = write_report(folder, tmp_path / "report", videos=0)
+    assert "Fooling rate against the perturbation budget" in outcome.plots
+    assert "Comparisons: is a difference in FR more than noise?" in outcome.tables
+    assert (tmp_path / "report" / "figures" / "fr-budget.png").is_file()
