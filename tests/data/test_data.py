@@ -35,6 +35,20 @@ def test_synth_actions_items_splits_and_balance(cache_dir):
     assert test.video_ids[5].startswith(f"synth-actions/{CLASSES[label]}/")
 
 
+def test_extra_test_clips_enlarge_the_test_split_with_clips_never_trained_on(cache_dir):
+    train = load_dataset("synth-actions", "train", **SMALL)
+    test = load_dataset("synth-actions", "test", **SMALL)
+    larger = load_dataset("synth-actions", "test", extra_test=5, **SMALL)
+    same_train = load_dataset("synth-actions", "train", extra_test=5, **SMALL)
+    assert same_train.video_ids == train.video_ids and torch.equal(same_train[7][0], train[7][0])
+    assert len(larger) == len(test) + 4 * 5 and set(test.video_ids) < set(larger.video_ids)
+    assert not set(larger.video_ids) & set(train.video_ids)
+    j = larger.video_ids.index(test.video_ids[2])
+    assert torch.equal(larger[j][0], test[2][0])  # a clip is the same clip whatever the split size
+    with pytest.raises(InvalidArgumentError, match="extra_test"):
+        load_dataset("synth-actions", "test", extra_test=-1, **SMALL)
+
+
 def test_synth_actions_is_deterministic_per_seed(tmp_path, monkeypatch):
     files = []
     for run, seed in [("a", 0), ("b", 0), ("c", 1)]:

@@ -18,6 +18,8 @@ def data_command(
     fold: Optional[int] = typer.Option(None, help="UCF101/HMDB51 official split number, 1-3 (default 1)."),
     num_classes: Optional[int] = typer.Option(None, help="synth-actions: number of classes (default 12)."),
     videos_per_class: Optional[int] = typer.Option(None, help="synth-actions: videos per class (default 50)."),
+    extra_test: Optional[int] = typer.Option(None, help="synth-actions: more test clips per class, never in the training"
+                                             " split (a larger evaluation set for the same models)."),
     sequences: Optional[int] = typer.Option(None, help="moving-digits: sequences per split (default 1000)."),
     precache: bool = typer.Option(False, help="UCF101/HMDB51: decode every video into the cache now."),
     preview: Optional[str] = typer.Option(None, help="Write a PNG grid of a few frames of one video per class."),
@@ -36,7 +38,8 @@ def data_command(
         raise InvalidArgumentError("--precache is for ucf101 and hmdb51 (generated datasets are cached whole)")
     if split not in ("train", "test"):
         raise InvalidArgumentError(f"--split must be train or test, got {split!r}")
-    given = {"fold": fold, "num_classes": num_classes, "videos_per_class": videos_per_class, "sequences": sequences}
+    given = {"fold": fold, "num_classes": num_classes, "videos_per_class": videos_per_class, "extra_test": extra_test,
+             "sequences": sequences}
     options = {key: value for key, value in given.items() if value is not None}
     splits = ["test"] if name == "moving-digits" and root is not None else ["train", "test"]
     start = time.perf_counter()

@@ -31,7 +31,8 @@ def load_dataset(
 ) -> VideoDataset:
     """The ``split`` (``"train"`` or ``"test"``) of dataset ``name``.
 
-    - ``synth-actions``: generated (no ``root``); options ``num_classes``, ``videos_per_class``, ``progress``.
+    - ``synth-actions``: generated (no ``root``); options ``num_classes``, ``videos_per_class``, ``extra_test``
+      (more test clips, never trained on), ``progress``.
     - ``moving-digits``: generated (options ``sequences``, ``progress``), or with ``root`` the
       standard ``mnist_test_seq.npy``, which is a test set only and keeps its own frames.
     - ``ucf101`` / ``hmdb51``: ``root`` is the video folder; options ``fold`` (1–3),

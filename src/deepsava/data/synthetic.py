@@ -69,34 +69,42 @@ def synth_actions(
     num_classes: int = 12,
     videos_per_class: int = 50,
     progress: bool = True,
+    extra_test: int = 0,
 ) -> ArrayVideoDataset:
     """The ``split`` (``"train"`` or ``"test"``) of synth-actions, generated and cached on first use.
 
     Items are ``(clip float32 (frames, 3, size, size), label)``; ids look like
     ``synth-actions/move-left/0007``. The first ``num_classes`` classes of
-    :data:`CLASSES` are used (keep it even so that pairs stay whole).
+    :data:`CLASSES` are used (keep it even so that pairs stay whole). ``extra_test``
+    more clips per class (numbers ``videos_per_class`` onwards, so never in the training
+    split of ``videos_per_class``) join the test split: a larger evaluation set for the
+    same trained models (e.g. 50 + 85 = 100 test clips per class).
     """
     if split not in ("train", "test"):
         raise InvalidArgumentError(f"unknown split {split!r}: use train or test")
     _check_params(num_classes, videos_per_class, frames, size)
-    path = cache_file(frames, size, seed, num_classes, videos_per_class)
+    if isinstance(extra_test, bool) or not isinstance(extra_test, int) or not 0 <= extra_test <= 10_000:
+        raise InvalidArgumentError(f"extra_test must be an integer in [0, 10000], got {extra_test!r}")
+    per_class = videos_per_class + extra_test  # clips rendered per class; the first videos_per_class are split
+    path = cache_file(frames, size, seed, num_classes, videos_per_class, extra_test)
     if not path.exists():
-        generate(path, frames, size, seed, num_classes, videos_per_class, progress)
+        generate(path, frames, size, seed, num_classes, per_class, progress)
     videos = np.load(path, mmap_mode="r")
     rows, labels, ids = [], [], []
     for label in range(num_classes):
         train = split_indices(seed, label, videos_per_class)
-        chosen = train if split == "train" else sorted(set(range(videos_per_class)) - set(train))
+        chosen = train if split == "train" else sorted(set(range(per_class)) - set(train))
         for k in chosen:
-            rows.append(label * videos_per_class + k)
+            rows.append(label * per_class + k)
             labels.append(label)
             ids.append(f"synth-actions/{CLASSES[label]}/{k:04d}")
     return ArrayVideoDataset(videos, rows, list(CLASSES[:num_classes]), ids, labels, source=path)
 
 
-def cache_file(frames: int, size: int, seed: int, num_classes: int, videos_per_class: int) -> Path:
-    """Where the whole generated set (all classes, both splits) is cached."""
-    name = f"synth-actions-v{VERSION}-c{num_classes}-n{videos_per_class}-t{frames}-s{size}-seed{seed}.npy"
+def cache_file(frames: int, size: int, seed: int, num_classes: int, videos_per_class: int, extra_test: int = 0) -> Path:
+    """Where the whole generated set (all classes, both splits, the extra test clips) is cached."""
+    extra = f"-x{extra_test}" if extra_test else ""
+    name = f"synth-actions-v{VERSION}-c{num_classes}-n{videos_per_class}{extra}-t{frames}-s{size}-seed{seed}.npy"
     return cache_root() / name
 
 

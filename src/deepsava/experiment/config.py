@@ -127,6 +127,7 @@ class Dataset(_Schema):
 class SynthActionsOptions(_Schema):
     num_classes: Annotated[int, _between(2, len(SYNTH_CLASSES))] = None
     videos_per_class: Annotated[int, _between(2, 10_000)] = None
+    extra_test: Annotated[int, _between(0, 10_000)] = None
     progress: bool = None
 
 
