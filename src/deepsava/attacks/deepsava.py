@@ -104,25 +104,40 @@ class DeepSAVA(VideoAttack):
         return {**super().params(), "mode": self.mode, "lam": self.lam, "noise_lr": self.noise_lr,
                 "flow_lr": self.flow_lr, "ssim_budget": self.ssim_budget, "l21_budget": self.l21_budget}
 
-    def optimise(self, videos, labels, frames, steps, early_stop=True) -> Optimised:
-        b, k = frames.shape
-        clean = gather_frames(videos, frames)  # (B, k, C, H, W)
+    def frame_perturbation(self, clean: torch.Tensor):
+        """Trainable N and U, from zero, for frames clean (B, n, C, H, W) -> (Adam groups, flow, perturb, cost).
+
+        ``perturb(rows)``: the perturbed frames (r, n, C, H, W) of videos ``rows``, on the budget;
+        ``cost(rows, perturbed, weights=None)``: lam * sum over frames of weights * (1 - SSIM) (r,),
+        unweighted by default; ``flow`` (B, n, 2, H, W) or None. The generator uses it on the selected
+        frames (n = k), the ``gumbel`` selector on all T frames.
+        """
+        b, n = clean.shape[:2]
         groups = []
         noise = flow = None
         if self.mode in ("additive", "combined"):
             noise = torch.zeros_like(clean, requires_grad=True)
             groups.append({"params": [noise], "lr": self.noise_lr})
         if self.mode in ("spatial", "combined"):
-            flow = torch.zeros(b, k, 2, *clean.shape[-2:], device=clean.device, dtype=clean.dtype, requires_grad=True)
+            flow = torch.zeros(b, n, 2, *clean.shape[-2:], device=clean.device, dtype=clean.dtype, requires_grad=True)
             groups.append({"params": [flow], "lr": self.flow_lr})
-        optimizer = torch.optim.Adam(groups)
         budgeted = self.ssim_budget is not None or self.l21_budget is not None
 
         def perturb(rows):
             out = perturb_frames(clean[rows], None if noise is None else noise[rows], None if flow is None else flow[rows])
             return project_to_budget(out, clean[rows], self.ssim_budget, self.l21_budget) if budgeted else out
 
-        def objective(rows, perturbed, logits):
-            return self.lam * (1 - _frames_ssim(perturbed, clean[rows])).sum(dim=1) + self.adversarial_loss(logits, labels[rows])
+        def cost(rows, perturbed, weights=None):
+            dissimilarity = 1 - _frames_ssim(perturbed, clean[rows])
+            return self.lam * (dissimilarity if weights is None else weights * dissimilarity).sum(dim=1)
 
-        return self.generate(videos, labels, frames, steps, early_stop, optimizer, perturb, objective, flow=flow)
+        return groups, flow, perturb, cost
+
+    def optimise(self, videos, labels, frames, steps, early_stop=True) -> Optimised:
+        groups, flow, perturb, cost = self.frame_perturbation(gather_frames(videos, frames))
+
+        def objective(rows, perturbed, logits):
+            return cost(rows, perturbed) + self.adversarial_loss(logits, labels[rows])
+
+        return self.generate(videos, labels, frames, steps, early_stop, torch.optim.Adam(groups), perturb, objective,
+                             flow=flow)
