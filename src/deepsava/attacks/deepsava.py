@@ -63,7 +63,8 @@ class DeepSAVA(VideoAttack):
     Args:
         model: video classifier taking (B, T, C, H, W) in [0, 1].
         frames: number k of frames perturbed.
-        selector: "bo" (default), "first", "random", "brute", "saliency", "anneal", "genetic", or a selector object.
+        selector: "bo" (default), "first", "middle", "random", "brute", "saliency", "anneal", "genetic", "gumbel",
+            or a selector object.
         mode: "combined" (D+S), "additive" (D) or "spatial" (S).
         lam: weight of the SSIM term; default the paper's value for the model family (else 1.0).
         steps: iteration limit; default 100, or 500 with a budget (paper Section 4.2.1).
