@@ -4,9 +4,10 @@
 
 For each model and selector, on the same test videos (1 frame perturbed, combined
 perturbation): fooling rate, mean probe loss of the chosen frame (lower = more
-adversarial; "first", "random" and "saliency" do not probe, so their chosen frame
-is scored afterwards with the same probe), seconds per video, and how often the
-frame matches the brute-force optimum.
+adversarial; every selector's chosen frame is scored afterwards with the same
+probe, including those that do not probe: "first", "middle", "random", "saliency",
+and "gumbel", which learns its frame with the perturbation), seconds per video, and
+how often the frame matches the brute-force optimum.
 """
 
 import argparse
@@ -19,7 +20,7 @@ from deepsava.data import load_dataset
 from deepsava.experiment.plan import video_order
 from deepsava.models import load_shipped
 
-SELECTORS = ("first", "random", "saliency", "bo", "anneal", "genetic", "brute")
+SELECTORS = ("first", "middle", "random", "saliency", "bo", "anneal", "genetic", "gumbel", "brute")
 PROBE_STEPS = 5
 
 

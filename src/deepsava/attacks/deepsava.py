@@ -73,7 +73,8 @@ class DeepSAVA(VideoAttack):
     Args:
         model: video classifier taking (B, T, C, H, W) in [0, 1].
         frames: number k of frames perturbed.
-        selector: "bo" (default), "first", "random", "brute", "saliency", "anneal", "genetic", or a selector object.
+        selector: "bo" (default), "first", "middle", "random", "brute", "saliency", "anneal", "genetic", "gumbel",
+            or a selector object.
         mode: "combined" (D+S), "additive" (D) or "spatial" (S).
         lam: weight of the SSIM term; default the paper's value for the model family (else 1.0).
         steps: iteration limit; default 100, or 500 with a budget (paper Section 4.2.1).
@@ -114,28 +115,42 @@ class DeepSAVA(VideoAttack):
         return {**super().params(), "mode": self.mode, "lam": self.lam, "noise_lr": self.noise_lr,
                 "flow_lr": self.flow_lr, "ssim_budget": self.ssim_budget, "l21_budget": self.l21_budget}
 
-    def optimise(self, videos, labels, frames, steps, early_stop=True) -> Optimised:
-        b, k = frames.shape
-        clean = gather_frames(videos, frames)  # (B, k, C, H, W)
+    def frame_perturbation(self, clean: torch.Tensor):
+        """Trainable N and U, from zero, for frames clean (B, n, C, H, W) -> (Adam groups, flow, perturb, cost).
+
+        ``perturb(rows)``: the perturbed frames (r, n, C, H, W) of videos ``rows``, on the budget;
+        ``cost(rows, perturbed, weights=None)``: lam * sum over frames of weights * (1 - SSIM) (r,),
+        unweighted by default; ``flow`` (B, n, 2, H, W) or None. The generator uses it on the selected
+        frames (n = k), the ``gumbel`` selector on all T frames.
+        """
+        b, n = clean.shape[:2]
         groups = []
         noise = flow = None
         if self.mode in ("additive", "combined"):
             noise = torch.zeros_like(clean, requires_grad=True)
             groups.append({"params": [noise], "lr": self.noise_lr})
         if self.mode in ("spatial", "combined"):
-            flow = torch.zeros(b, k, 2, *clean.shape[-2:], device=clean.device, dtype=clean.dtype, requires_grad=True)
+            flow = torch.zeros(b, n, 2, *clean.shape[-2:], device=clean.device, dtype=clean.dtype, requires_grad=True)
             groups.append({"params": [flow], "lr": self.flow_lr})
-        optimizer = torch.optim.Adam(groups)
         budgeted = self.ssim_budget is not None or self.l21_budget is not None
-        moments = clean_moments(clean)  # (B, k, 2C, H-10, W-10): the clean frames are filtered once, not every step
+        moments = clean_moments(clean)  # (B, n, 2C, H-10, W-10): the clean frames are filtered once, not every step
 
         def perturb(rows):
             out = perturb_frames(clean[rows], None if noise is None else noise[rows], None if flow is None else flow[rows])
             return project_to_budget(out, clean[rows], self.ssim_budget, self.l21_budget,
                                      moments=moments[rows]) if budgeted else out
 
-        def objective(rows, perturbed, logits):
-            similarity = _frames_ssim(perturbed, clean[rows], moments[rows])
-            return self.lam * (1 - similarity).sum(dim=1) + self.adversarial_loss(logits, labels[rows])
+        def cost(rows, perturbed, weights=None):
+            dissimilarity = 1 - _frames_ssim(perturbed, clean[rows], moments[rows])
+            return self.lam * (dissimilarity if weights is None else weights * dissimilarity).sum(dim=1)
 
-        return self.generate(videos, labels, frames, steps, early_stop, optimizer, perturb, objective, flow=flow)
+        return groups, flow, perturb, cost
+
+    def optimise(self, videos, labels, frames, steps, early_stop=True) -> Optimised:
+        groups, flow, perturb, cost = self.frame_perturbation(gather_frames(videos, frames))
+
+        def objective(rows, perturbed, logits):
+            return cost(rows, perturbed) + self.adversarial_loss(logits, labels[rows])
+
+        return self.generate(videos, labels, frames, steps, early_stop, torch.optim.Adam(groups), perturb, objective,
+                             flow=flow)

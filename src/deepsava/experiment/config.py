@@ -184,6 +184,7 @@ LIMITS = {
     "evaluations": _COUNT, "initial": _COUNT, "probe_steps": _COUNT, "max_candidates": _COUNT, "max_rows": _COUNT,
     "population": _between(2, MAX_COUNT), "generations": _between(0, MAX_COUNT),
     "mutation": _between(0.0, 1.0), "start": _between(0.0, low_open=True), "end": _between(0.0, low_open=True),
+    "tau0": _between(0.0, low_open=True), "tau_end": _between(0.0, low_open=True), "logit_lr": _between(0.0, low_open=True),
 }
 TYPES = {"selector": Literal[tuple(SELECTORS)]}  # a name in the configuration; an object in Python
 

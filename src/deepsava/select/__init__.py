@@ -3,7 +3,9 @@
 Every selector has ``select(attack, videos (B,T,C,H,W), labels (B,), k, generator) -> (B, k)``
 sorted frame indices. Search-based selectors score a candidate mask with
 ``attack.probe`` (a short run of the attack's own generator) and keep
-``chosen_loss`` (B,), the probe loss of the masks they return.
+``chosen_loss`` (B,), the probe loss of the masks they return; ``gumbel`` learns the
+mask jointly with the perturbation instead of probing candidates, and keeps the
+probe loss of the mask it returns likewise.
 """
 
 from deepsava.errors import InvalidArgumentError
@@ -12,10 +14,13 @@ from deepsava.select.bayesopt import BayesOpt
 from deepsava.select.brute import BruteForce
 from deepsava.select.first import FirstFrames
 from deepsava.select.genetic import Genetic
+from deepsava.select.gumbel import GumbelFrames
+from deepsava.select.middle import MiddleFrames
 from deepsava.select.random_frames import RandomFrames
 from deepsava.select.saliency import SaliencyFrames
 
-SELECTORS = {cls.name: cls for cls in (FirstFrames, RandomFrames, BayesOpt, BruteForce, SaliencyFrames, Annealing, Genetic)}
+SELECTORS = {cls.name: cls for cls in (FirstFrames, MiddleFrames, RandomFrames, BayesOpt, BruteForce, SaliencyFrames,
+                                       Annealing, Genetic, GumbelFrames)}
 
 
 def make_selector(name: str, **options):
@@ -29,4 +34,4 @@ def make_selector(name: str, **options):
 
 
 __all__ = ["SELECTORS", "make_selector", "Annealing", "BayesOpt", "BruteForce", "FirstFrames", "Genetic",
-           "RandomFrames", "SaliencyFrames"]
+           "GumbelFrames", "MiddleFrames", "RandomFrames", "SaliencyFrames"]
