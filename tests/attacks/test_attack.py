@@ -271,3 +271,15 @@ def test_compacting_the_batch_less_often_changes_no_videos_result(method, option
     assert torch.equal(one.iterations, five.iterations)
     assert torch.allclose(one.adversarial, five.adversarial, atol=1e-6)
     assert torch.allclose(one.loss, five.loss, atol=1e-5)
+
+
+@pytest.mark.parametrize("selector, options, per_video", [("first", {}, 0), ("bo", {"evaluations": 3, "initial": 2,
+                                                                                   "probe_steps": 2}, 6),
+                                                          ("brute", {"probe_steps": 2}, 4 * 2), ("saliency", {}, 1)])
+def test_each_record_counts_the_gradient_steps_its_frame_selection_spent(selector, options, per_video):
+    model = FramePooling(num_classes=3).eval()
+    videos, labels = videos_and_labels(model, batch=3, frames=4, size=16)
+    labels[0] = (labels[0] + 1) % 3  # misclassified: not attacked, no selection
+    result = DeepSAVA(model, frames=1, selector=selector, steps=3, selector_options=options)(videos, labels)
+    assert result.selection_steps.tolist() == [0.0, per_video, per_video]
+    assert [r["selection_steps"] for r in result.to_records()] == [0.0, per_video, per_video]

@@ -233,8 +233,8 @@ def test_table6_comes_from_the_cells_constrained_as_the_paper_computes_aap(tmp_p
     assert t6.rows[0][2:] == ["40.0%", "12.8–75.2% (4/10)", "4.0", "0.080", "0.068", "10/10"]
     assert [r[1] for r in tables["table5"].rows] == ["l2,1 ≤ 0.08"]
     # Only the unconstrained Sparse successes lie beyond D_max: AAP = 0.3 * 0.6 + 0.1 * 0.4 = 0.220, flagged.
-    flagged = [r for r in tables["cells"].rows if "†" in r[5] + r[6]]
-    assert len(tables["cells"].rows) == 6 and [r[5:7] for r in flagged] == [["0.220†", "0.272†"]]
+    flagged = [r for r in tables["cells"].rows if "†" in r[6] + r[7]]
+    assert len(tables["cells"].rows) == 6 and [r[6:8] for r in flagged] == [["0.220†", "0.272†"]]
 
 
 def test_base_label_strips_only_the_sweep_suffix():

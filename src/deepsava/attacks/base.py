@@ -67,6 +67,7 @@ class AttackResult:
     video_ssim: torch.Tensor  # (B,) SSIM averaged over all T frames
     l21: torch.Tensor  # (B,) l2,1 norm of the perturbation
     seconds: torch.Tensor  # (B,) the batch's wall time shared equally among its attacked videos; 0.0 if not attacked
+    selection_steps: torch.Tensor | None = None  # (B,) gradient steps the frame selection spent per attacked video
     targets: torch.Tensor | None = None  # (B,) target classes in targeted mode
     params: dict = field(default_factory=dict)
     flow: torch.Tensor | None = None  # (B, k, 2, H, W) pixels, for attacks with a flow field (zero if not attacked)
@@ -97,6 +98,7 @@ class AttackResult:
                 "video_ssim": float(self.video_ssim[i]),
                 "l21": float(self.l21[i]),
                 "seconds": float(self.seconds[i]),
+                "selection_steps": 0.0 if self.selection_steps is None else float(self.selection_steps[i]),
             })
         return records
 
@@ -134,6 +136,7 @@ class VideoAttack:
         self.selector = make_selector(selector, **(selector_options or {})) if isinstance(selector, str) else selector
         self.progress = None  # progress(fraction): called after each step of the attack's own run (not of its probes)
         self._main_run = False  # True while that run (not a selector's probe) is in the generator
+        self.selection_steps = 0  # gradient steps (video x step) spent by frame selection in the current call
         self.compact_every = None  # steps between compactions of the generator's batch; None: 1 on a CPU, else GPU's
 
     # -- what subclasses provide -------------------------------------------------------
@@ -227,7 +230,9 @@ class VideoAttack:
         return Optimised(scatter_frames(videos, frames, best), iterations, fooled, loss, best_flow)
 
     def probe(self, videos: torch.Tensor, labels: torch.Tensor, frames: torch.Tensor, steps: int) -> torch.Tensor:
-        """Objective (B,) after a short generator run on candidate frames; lower = better mask."""
+        """Objective (B,) after a short generator run on candidate frames; lower = better mask (counted in
+        ``selection_steps``)."""
+        self.selection_steps += steps * len(videos)
         return self.optimise(videos, labels, frames, steps, early_stop=False).loss
 
     def _check(self, videos: torch.Tensor, labels, targets) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -282,8 +287,11 @@ class VideoAttack:
         iterations = torch.zeros(b, dtype=torch.long, device=videos.device)
         flow = None
         todo = clean_correct.nonzero().flatten()
+        selection_steps = torch.zeros(b)
+        self.selection_steps = 0
         if len(todo):
             frames[todo] = self.select_frames(videos[todo], goal[todo])
+            selection_steps[clean_correct.cpu()] = self.selection_steps / len(todo)
             self._main_run = True
             try:
                 out = self.optimise(videos[todo], goal[todo], frames[todo], self.steps, early_stop=self.early_stop)
@@ -308,7 +316,7 @@ class VideoAttack:
             attack=self.name, adversarial=cpu(adversarial), labels=cpu(labels), clean_pred=cpu(clean_pred),
             adv_pred=cpu(adv_pred), clean_correct=cpu(clean_correct), success=cpu(success),
             iterations=cpu(iterations), frames=cpu(frames), ssim=cpu(perturbed_ssim),
-            video_ssim=cpu(ssim_all.mean(dim=1)), l21=cpu(norm), seconds=seconds,
+            video_ssim=cpu(ssim_all.mean(dim=1)), l21=cpu(norm), seconds=seconds, selection_steps=selection_steps,
             targets=None if targets is None else cpu(targets), params=self.params(),
             flow=None if flow is None else cpu(flow),
         )

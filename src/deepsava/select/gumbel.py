@@ -85,6 +85,7 @@ class GumbelFrames:
             optimizer.zero_grad(set_to_none=True)
             loss.sum().backward()
             optimizer.step()
+        attack.selection_steps += self.steps * b
         chosen = alpha.detach().topk(k, dim=1).indices.sort(dim=1).values  # (B, k)
         losses = probe_candidates(attack, videos, labels, chosen.unsqueeze(1), self.probe_steps, self.max_rows)
         self.chosen_loss = losses.squeeze(1)  # (B,) probe loss of the chosen masks

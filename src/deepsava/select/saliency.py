@@ -65,5 +65,6 @@ class SaliencyFrames:
         """(B, k) indices of the k most (or least) salient frames, sorted."""
         score = self.score or ("logit" if isinstance(attack.criterion, Misclassification) else "loss")
         gradient = input_gradient(attack.model, attack.criterion, videos, labels, score)
+        attack.selection_steps += len(videos)  # one gradient per video
         curve = temporal_saliency(pixel_saliency(gradient))
         return curve.topk(k, dim=1, largest=not self.least).indices.sort(dim=1).values
