@@ -283,3 +283,24 @@ def test_each_record_counts_the_gradient_steps_its_frame_selection_spent(selecto
     result = DeepSAVA(model, frames=1, selector=selector, steps=3, selector_options=options)(videos, labels)
     assert result.selection_steps.tolist() == [0.0, per_video, per_video]
     assert [r["selection_steps"] for r in result.to_records()] == [0.0, per_video, per_video]
+
+
+def test_the_flow_regulariser_is_off_by_default_and_shrinks_the_flow_when_on():
+    from deepsava.attacks.deepsava import flow_regulariser
+
+    ramp = torch.arange(16.0).view(1, 1, 1, 1, 16).expand(2, 3, 2, 16, 16)  # U grows by 1 px per column
+    assert torch.allclose(flow_regulariser(ramp, "l1"), torch.full((2, 3), 7.5))
+    # TV: sqrt(1 + 1) wherever both channels step right (15 of 16 columns), sqrt(eps) on the padded last column
+    assert torch.allclose(flow_regulariser(ramp, "tv"), torch.full((2, 3), 15 / 16 * 2 ** 0.5), atol=1e-4)
+    model = FramePooling(num_classes=3).eval()
+    videos, labels = videos_and_labels(model, batch=3, frames=4, size=16)
+    frames = torch.zeros(3, 1, dtype=torch.long)
+    sizes = {}
+    for weight in (0.0, 5.0):
+        attack = DeepSAVA(model, frames=1, selector="first", mode="spatial", lr=0.2, flow_weight=weight,
+                          flow_penalty="l1", early_stop=False, steps=15)
+        assert ("flow_weight" in attack.params()) == (weight > 0)
+        sizes[weight] = attack.optimise(videos, labels, frames, 15, early_stop=False).flow.abs().mean()
+    assert sizes[5.0] < 0.5 * sizes[0.0]
+    with pytest.raises(InvalidArgumentError, match="flow_penalty"):
+        DeepSAVA(model, flow_penalty="l2")

@@ -15,12 +15,23 @@ import torch
 
 from deepsava.attacks.base import Optimised, VideoAttack, check_finite
 from deepsava.errors import InvalidArgumentError
-from deepsava.perturb import MODES, frame_rms, gather_frames, ssim
+from deepsava.perturb import MODES, flow_smoothness, frame_rms, gather_frames, ssim
 from deepsava.perturb.ssim import reference_moments
 from deepsava.perturb.combined import perturb_frames
 
 # The paper's lambda per model family (Section 4.1): 1.5 for CNN+LSTM, 1.0 for I3D and Inception-v3.
 PAPER_LAMBDA = {"cnn-lstm": 1.5, "cnn-rnn": 1.5, "cnn-gru": 1.5, "i3d": 1.0, "inception-v3": 1.0}
+
+
+FLOW_PENALTIES = ("l1", "tv")
+
+
+def flow_regulariser(flow: torch.Tensor, penalty: str) -> torch.Tensor:
+    """Per-frame regulariser of flows (B, n, 2, H, W) -> (B, n): mean |U| ("l1") or mean total variation ("tv")."""
+    if penalty == "l1":
+        return flow.abs().flatten(2).mean(dim=2)
+    b, n, _, h, w = flow.shape
+    return flow_smoothness(flow.flatten(0, 1)).view(b, n) / (h * w)
 
 
 def clean_moments(clean: torch.Tensor) -> torch.Tensor:
@@ -83,6 +94,10 @@ class DeepSAVA(VideoAttack):
         l21_budget: largest l2,1 norm allowed for a video's perturbation, > 0.
         criterion: what the attack aims at (:mod:`deepsava.attacks.criteria`); default misclassification.
         early_stop: stop each video at its first success (default); False runs every video for all ``steps``.
+        flow_weight: weight of a regulariser on the flow U added to the loss, per perturbed frame; 0 (default) none,
+            as the paper's Eq. 3.
+        flow_penalty: the regulariser: "l1", the mean |U| over pixels (the authors' code), or "tv", stAdv's total
+            variation sqrt(|dU right|^2 + |dU below|^2) averaged over pixels (a smooth flow).
     """
 
     name = "deepsava"
@@ -90,15 +105,20 @@ class DeepSAVA(VideoAttack):
     def __init__(self, model, frames: int = 1, selector="bo", mode: str = "combined", lam: float | None = None,
                  steps: int | None = None, lr: float = 0.01, noise_lr: float | None = None, flow_lr: float | None = None,
                  ssim_budget: float | None = None, l21_budget: float | None = None, targeted: bool = False,
-                 seed: int = 0, selector_options: dict | None = None, criterion=None, early_stop: bool = True):
-        check_finite(lam=lam, lr=lr, noise_lr=noise_lr, flow_lr=flow_lr, ssim_budget=ssim_budget, l21_budget=l21_budget)
+                 seed: int = 0, selector_options: dict | None = None, criterion=None, early_stop: bool = True,
+                 flow_weight: float = 0.0, flow_penalty: str = "l1"):
+        check_finite(lam=lam, lr=lr, noise_lr=noise_lr, flow_lr=flow_lr, ssim_budget=ssim_budget, l21_budget=l21_budget,
+                     flow_weight=flow_weight)
         if mode not in MODES:
             raise InvalidArgumentError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+        if flow_penalty not in FLOW_PENALTIES:
+            raise InvalidArgumentError(f"unknown flow_penalty {flow_penalty!r}: use one of {', '.join(FLOW_PENALTIES)}")
         if ssim_budget is not None and not 0.0 < ssim_budget <= 1.0:
             raise InvalidArgumentError(f"ssim_budget must lie in (0, 1], got {ssim_budget}")
         if l21_budget is not None and not l21_budget > 0.0:
             raise InvalidArgumentError(f"l21_budget must be positive, got {l21_budget}")
-        for label, value in (("lr", lr), ("noise_lr", noise_lr), ("flow_lr", flow_lr), ("lam", lam)):
+        for label, value in (("lr", lr), ("noise_lr", noise_lr), ("flow_lr", flow_lr), ("lam", lam),
+                             ("flow_weight", flow_weight)):
             if value is not None and not value >= 0.0:
                 raise InvalidArgumentError(f"{label} must be non-negative, got {value}")
         budgeted = ssim_budget is not None or l21_budget is not None
@@ -110,17 +130,22 @@ class DeepSAVA(VideoAttack):
         self.flow_lr = lr if flow_lr is None else flow_lr
         self.ssim_budget = ssim_budget
         self.l21_budget = l21_budget
+        self.flow_weight = flow_weight
+        self.flow_penalty = flow_penalty
 
     def params(self) -> dict:
-        return {**super().params(), "mode": self.mode, "lam": self.lam, "noise_lr": self.noise_lr,
-                "flow_lr": self.flow_lr, "ssim_budget": self.ssim_budget, "l21_budget": self.l21_budget}
+        params = {**super().params(), "mode": self.mode, "lam": self.lam, "noise_lr": self.noise_lr,
+                  "flow_lr": self.flow_lr, "ssim_budget": self.ssim_budget, "l21_budget": self.l21_budget}
+        if self.flow_weight:  # absent when off, so that the cell keys of earlier runs stay the same
+            params.update(flow_weight=self.flow_weight, flow_penalty=self.flow_penalty)
+        return params
 
     def frame_perturbation(self, clean: torch.Tensor):
         """Trainable N and U, from zero, for frames clean (B, n, C, H, W) -> (Adam groups, flow, perturb, cost).
 
         ``perturb(rows)``: the perturbed frames (r, n, C, H, W) of videos ``rows``, on the budget;
-        ``cost(rows, perturbed, weights=None)``: lam * sum over frames of weights * (1 - SSIM) (r,),
-        unweighted by default; ``flow`` (B, n, 2, H, W) or None. The generator uses it on the selected
+        ``cost(rows, perturbed, weights=None)``: sum over frames of weights * (lam * (1 - SSIM) + flow_weight *
+        the flow's regulariser) (r,), unweighted by default; ``flow`` (B, n, 2, H, W) or None. The generator uses it on the selected
         frames (n = k), the ``gumbel`` selector on all T frames.
         """
         b, n = clean.shape[:2]
@@ -141,8 +166,10 @@ class DeepSAVA(VideoAttack):
                                      moments=moments[rows]) if budgeted else out
 
         def cost(rows, perturbed, weights=None):
-            dissimilarity = 1 - _frames_ssim(perturbed, clean[rows], moments[rows])
-            return self.lam * (dissimilarity if weights is None else weights * dissimilarity).sum(dim=1)
+            per_frame = self.lam * (1 - _frames_ssim(perturbed, clean[rows], moments[rows]))  # (r, n)
+            if flow is not None and self.flow_weight:
+                per_frame = per_frame + self.flow_weight * flow_regulariser(flow[rows], self.flow_penalty)
+            return (per_frame if weights is None else weights * per_frame).sum(dim=1)
 
         return groups, flow, perturb, cost
 

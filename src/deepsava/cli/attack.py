@@ -40,6 +40,10 @@ def attack_command(
     steps: Optional[int] = typer.Option(None, help="Iteration limit (default 100; 500 with a budget)."),
     lr: float = typer.Option(0.01, help="Adam learning rate of noise and flow."),
     flow_lr: Optional[float] = typer.Option(None, help="Separate learning rate of the flow (pixels per step)."),
+    flow_weight: Optional[float] = typer.Option(None, help="Weight of a regulariser on the flow U (default 0: none, as"
+                                                " the paper's Eq. 3)."),
+    flow_penalty: Optional[str] = typer.Option(None, help="The flow's regulariser: l1 (mean |U|, the authors' code) or"
+                                               " tv (stAdv's total variation: a smooth flow)."),
     ssim_budget: Optional[float] = typer.Option(None, help="Lowest SSIM allowed for a perturbed frame, in (0, 1]."),
     l21_budget: Optional[float] = typer.Option(None, help="Largest l2,1 norm of a video's perturbation."),
     limit: Optional[int] = typer.Option(None, help="Attack only the first N videos of the seeded class-interleaved"
@@ -67,7 +71,8 @@ def attack_command(
     else:
         data = {"name": dataset, "root": root, "split": split, "frames": length, "size": size}
     attack = {"method": "deepsava", "frames": frames, "selector": selector, "mode": mode, "lam": lam, "steps": steps,
-              "lr": lr, "flow_lr": flow_lr, "ssim_budget": ssim_budget, "l21_budget": l21_budget}
+              "lr": lr, "flow_lr": flow_lr, "ssim_budget": ssim_budget, "l21_budget": l21_budget,
+              "flow_weight": flow_weight, "flow_penalty": flow_penalty}
     attack = {k: v for k, v in attack.items() if v is not None}
     config = attack_config(entry, data, attack,
                            seed=seed, batch_size=batch_size,
