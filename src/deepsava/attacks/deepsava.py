@@ -104,6 +104,22 @@ class DeepSAVA(VideoAttack):
         return {**super().params(), "mode": self.mode, "lam": self.lam, "noise_lr": self.noise_lr,
                 "flow_lr": self.flow_lr, "ssim_budget": self.ssim_budget, "l21_budget": self.l21_budget}
 
+    def perturbed_frames(self, clean: torch.Tensor, noise: torch.Tensor | None,
+                         flow: torch.Tensor | None) -> torch.Tensor:
+        """Frames (B, k, C, H, W) warped by U (B, k, 2, H, W), noised by N (B, k, C, H, W), clipped, on the budgets.
+
+        ``noise`` or ``flow`` is None where the mode has none.
+        """
+        out = perturb_frames(clean, noise, flow)
+        if self.ssim_budget is None and self.l21_budget is None:
+            return out
+        return project_to_budget(out, clean, self.ssim_budget, self.l21_budget)
+
+    def objective(self, perturbed: torch.Tensor, clean: torch.Tensor, output: torch.Tensor,
+                  labels: torch.Tensor) -> torch.Tensor:
+        """The loss minimised (B,): lambda * sum over the k frames of (1 - SSIM(perturbed, clean)) + the adversarial loss."""
+        return self.lam * (1 - _frames_ssim(perturbed, clean)).sum(dim=1) + self.adversarial_loss(output, labels)
+
     def optimise(self, videos, labels, frames, steps, early_stop=True) -> Optimised:
         b, k = frames.shape
         clean = gather_frames(videos, frames)  # (B, k, C, H, W)
@@ -116,13 +132,12 @@ class DeepSAVA(VideoAttack):
             flow = torch.zeros(b, k, 2, *clean.shape[-2:], device=clean.device, dtype=clean.dtype, requires_grad=True)
             groups.append({"params": [flow], "lr": self.flow_lr})
         optimizer = torch.optim.Adam(groups)
-        budgeted = self.ssim_budget is not None or self.l21_budget is not None
 
         def perturb(rows):
-            out = perturb_frames(clean[rows], None if noise is None else noise[rows], None if flow is None else flow[rows])
-            return project_to_budget(out, clean[rows], self.ssim_budget, self.l21_budget) if budgeted else out
+            return self.perturbed_frames(clean[rows], None if noise is None else noise[rows],
+                                         None if flow is None else flow[rows])
 
         def objective(rows, perturbed, logits):
-            return self.lam * (1 - _frames_ssim(perturbed, clean[rows])).sum(dim=1) + self.adversarial_loss(logits, labels[rows])
+            return self.objective(perturbed, clean[rows], logits, labels[rows])
 
         return self.generate(videos, labels, frames, steps, early_stop, optimizer, perturb, objective, flow=flow)
