@@ -4,10 +4,10 @@ import hashlib
 
 import pytest
 import torch
+from toymodels import FrameMeans, OneFrame, videos_and_labels
 
 from deepsava.attacks import BlackBoxDeepSAVA, DeepSAVA
 from deepsava.errors import InvalidArgumentError
-from toymodels import FrameMeans, OneFrame, videos_and_labels
 
 
 class Witness(torch.nn.Module):
