@@ -29,6 +29,7 @@ QUICK = {
     "precision": (["--videos", "2", "--steps", "3", "--models", "cnn-lstm"], []),
     "defence_cost": (["--steps", "1", "--repeats", "1", "--batch", "2", "--models", "cnn-lstm"], []),
     "flicker_vs_art": (["--models", "cnn-lstm", "--videos", "4", "--steps", "3", "--settings", "equal"], ["art"]),
+    "blackbox": (["--models", "cnn-lstm", "--videos", "2", "--budgets", "50,100"], ["art"]),
     "soak": (["--videos", "24", "--frames", "8", "--steps", "2", "--every", "0.5"], []),
     "video_memory": (["--minutes", "0.05", "--no-sequential"], []),
     "foreign_overhead": (["--steps", "2", "--repeats", "1", "--frames", "4", "--size", "64"], ["transformers"]),

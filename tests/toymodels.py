@@ -65,3 +65,23 @@ class BrightnessClips(Dataset):
 
     def __getitem__(self, i):
         return self.videos[i], self.labels[i]
+
+
+class FrameMeans(torch.nn.Module):
+    """Linear in the channel means of each frame: (B, T, C, H, W) -> logits (B, K) = W . means (B, T*C) + b.
+
+    Its input gradient is known: every pixel of frame t, channel c gets W[:, t*C + c] / (H*W).
+    """
+
+    name = "toy-frame-means"
+
+    def __init__(self, frames: int = 6, num_classes: int = 3, seed: int = 0, gain: float = 10.0):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.num_classes = num_classes
+        self.linear = torch.nn.Linear(frames * 3, num_classes)
+        with torch.no_grad():
+            self.linear.weight.mul_(gain)  # a change of a frame's means by a few hundredths can flip the class
+
+    def forward(self, videos: torch.Tensor) -> torch.Tensor:
+        return self.linear(videos.mean(dim=(3, 4)).flatten(1))

@@ -13,7 +13,8 @@ __version__ = "0.1.0"
 
 # public name -> the module that defines it
 API = {
-    "DeepSAVA": "deepsava.attacks", "Sparse": "deepsava.attacks", "Flicker": "deepsava.attacks",
+    "DeepSAVA": "deepsava.attacks", "BlackBoxDeepSAVA": "deepsava.attacks", "Sparse": "deepsava.attacks",
+    "Flicker": "deepsava.attacks",
     "SparseFlicker": "deepsava.attacks", "PGD": "deepsava.attacks", "FGSM": "deepsava.attacks",
     "AttackResult": "deepsava.attacks", "Misclassification": "deepsava.attacks", "PredictionError": "deepsava.attacks",
     "create_model": "deepsava.models", "load_checkpoint": "deepsava.models", "load_shipped": "deepsava.models",

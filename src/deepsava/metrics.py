@@ -44,6 +44,12 @@ def average_iterations(records: Sequence[dict], with_selection: bool = False) ->
     return sum(steps) / len(steps) if steps else math.nan
 
 
+def average_queries(records: Sequence[dict]) -> float:
+    """Mean model queries per attacked video (records of black-box attacks, which count them); nan where none counts."""
+    used = [r["queries"] for r in _attacked(records) if "queries" in r]
+    return sum(used) / len(used) if used else math.nan
+
+
 def _d_max(distance: str) -> float:
     if distance not in ("l21", "ssim"):
         raise InvalidArgumentError(f"distance must be 'l21' or 'ssim', got {distance!r}")
@@ -136,7 +142,7 @@ def holm(p_values: Sequence[float]) -> list[float]:
 
 
 def summarize(records: Sequence[dict]) -> dict:
-    """FR, ANI, AAP, ASP, mean SSIM and l2,1 of successes, seconds per attacked video, counts."""
+    """FR, ANI, AAP, ASP, mean SSIM and l2,1 of successes, seconds and queries per attacked video, counts."""
     attacked = _attacked(records)
     wins = [r for r in attacked if r["success"]]
     return {
@@ -155,4 +161,5 @@ def summarize(records: Sequence[dict]) -> dict:
         "ssim": nan_mean([r["ssim"] for r in wins]),
         "l21": nan_mean([r["l21"] for r in wins]),
         "seconds_per_video": nan_mean([r["seconds"] for r in attacked]),
+        "queries": average_queries(records),
     }

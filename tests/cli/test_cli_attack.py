@@ -66,3 +66,30 @@ def test_attack_bad_options_fail_with_one_line(checkpoint, args, code, needle):
     done = deepsava(*base, *args)
     assert done.returncode == code, done.stderr
     assert needle in done.stderr and "Traceback" not in done.stderr
+
+
+def test_black_box_attack_records_the_queries_each_video_used(tmp_path, cli_run):
+    from deepsava.report.plots import query_plots
+    from deepsava.report.run import load_run
+    from deepsava.report.tables import cell_table
+
+    if not CLIP.is_file():
+        pytest.skip("real clip not available")
+    base = ["attack", "--model", "cnn-lstm", "--video", CLIP, "--length", "4", "--size", "32", "--selector", "brute",
+            "--device", "cpu"]
+    code, _, err = cli_run([*base, "--queries", "50"])
+    assert code == 3 and "--queries is the budget of the black-box attack: add --black-box" in err
+    out = tmp_path / "run"
+    code, shown, err = cli_run([*base, "--black-box", "--queries", "300", "--out", out, "--no-save-videos"])
+    assert code == 0, err
+    assert "black-box DeepSAVA (300 queries a video" in " ".join(shown.split())
+    with sqlite3.connect(out / "results.sqlite") as db:
+        (record,), = [[json.loads(text) for (text,) in db.execute("SELECT record FROM results")]]
+    # The clean forward, brute force's probes of the 4 frames (5 antithetic pairs each), the attack's steps.
+    assert record["attack"] == "deepsava-bb" and 1 + 4 * 10 < record["queries"] <= 300
+    assert record["success"]  # the shipped CNN+LSTM on this clip: fooled within the budget
+    run = load_run(out)
+    assert run.cells[0].params["queries"] == 300
+    table = cell_table(run)
+    assert table.rows[0][table.columns.index("queries")] == str(record["queries"])
+    assert [image.path for image in query_plots(run)] == ["figures/fr-queries.png"]  # FR against queries

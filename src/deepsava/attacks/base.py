@@ -48,6 +48,7 @@ class Optimised:
     fooled: torch.Tensor  # (B,) bool
     loss: torch.Tensor  # (B,) the attack objective at the last evaluation (lower = more adversarial)
     flow: torch.Tensor | None = None  # (B, k, 2, H, W) pixels: the flow of the returned frames (flow attacks)
+    queries: torch.Tensor | None = None  # (B,) model queries each video used (query-counting attacks)
 
 
 @dataclass
@@ -71,6 +72,7 @@ class AttackResult:
     targets: torch.Tensor | None = None  # (B,) target classes in targeted mode
     params: dict = field(default_factory=dict)
     flow: torch.Tensor | None = None  # (B, k, 2, H, W) pixels, for attacks with a flow field (zero if not attacked)
+    queries: torch.Tensor | None = None  # (B,) model queries used per video, for black-box attacks (clean forward included)
 
     @property
     def fooling_rate(self) -> float:
@@ -100,6 +102,8 @@ class AttackResult:
                 "seconds": float(self.seconds[i]),
                 "selection_steps": 0.0 if self.selection_steps is None else float(self.selection_steps[i]),
             })
+            if self.queries is not None:  # only query-counting attacks: the records of the others are unchanged
+                records[-1]["queries"] = int(self.queries[i])
         return records
 
 

@@ -140,12 +140,36 @@ class DeepSAVA(VideoAttack):
             params.update(flow_weight=self.flow_weight, flow_penalty=self.flow_penalty)
         return params
 
+    def perturbed_frames(self, clean: torch.Tensor, noise: torch.Tensor | None, flow: torch.Tensor | None,
+                         moments: torch.Tensor | None = None) -> torch.Tensor:
+        """Frames (B, k, C, H, W) warped by U (B, k, 2, H, W), noised by N (B, k, C, H, W), clipped, on the budgets.
+
+        ``noise`` or ``flow`` is None where the mode has none; ``moments``: :func:`clean_moments` of clean.
+        """
+        out = perturb_frames(clean, noise, flow)
+        if self.ssim_budget is None and self.l21_budget is None:
+            return out
+        return project_to_budget(out, clean, self.ssim_budget, self.l21_budget, moments=moments)
+
+    def frame_cost(self, perturbed: torch.Tensor, clean: torch.Tensor, flow: torch.Tensor | None = None,
+                   moments: torch.Tensor | None = None) -> torch.Tensor:
+        """Per-frame cost (B, k): lam * (1 - SSIM(perturbed, clean)) + flow_weight * the regulariser of U (if any)."""
+        per_frame = self.lam * (1 - _frames_ssim(perturbed, clean, moments))
+        if flow is not None and self.flow_weight:
+            per_frame = per_frame + self.flow_weight * flow_regulariser(flow, self.flow_penalty)
+        return per_frame
+
+    def objective(self, perturbed: torch.Tensor, clean: torch.Tensor, output: torch.Tensor, labels: torch.Tensor,
+                  flow: torch.Tensor | None = None) -> torch.Tensor:
+        """The loss minimised (B,): the frames' costs summed (Eq. 3's SSIM term) + the adversarial loss."""
+        return self.frame_cost(perturbed, clean, flow).sum(dim=1) + self.adversarial_loss(output, labels)
+
     def frame_perturbation(self, clean: torch.Tensor):
         """Trainable N and U, from zero, for frames clean (B, n, C, H, W) -> (Adam groups, flow, perturb, cost).
 
         ``perturb(rows)``: the perturbed frames (r, n, C, H, W) of videos ``rows``, on the budget;
-        ``cost(rows, perturbed, weights=None)``: sum over frames of weights * (lam * (1 - SSIM) + flow_weight *
-        the flow's regulariser) (r,), unweighted by default; ``flow`` (B, n, 2, H, W) or None. The generator uses it on the selected
+        ``cost(rows, perturbed, weights=None)``: the sum over frames of weights * :meth:`frame_cost` (r,),
+        unweighted by default; ``flow`` (B, n, 2, H, W) or None. The generator uses it on the selected
         frames (n = k), the ``gumbel`` selector on all T frames.
         """
         b, n = clean.shape[:2]
@@ -157,18 +181,14 @@ class DeepSAVA(VideoAttack):
         if self.mode in ("spatial", "combined"):
             flow = torch.zeros(b, n, 2, *clean.shape[-2:], device=clean.device, dtype=clean.dtype, requires_grad=True)
             groups.append({"params": [flow], "lr": self.flow_lr})
-        budgeted = self.ssim_budget is not None or self.l21_budget is not None
         moments = clean_moments(clean)  # (B, n, 2C, H-10, W-10): the clean frames are filtered once, not every step
 
         def perturb(rows):
-            out = perturb_frames(clean[rows], None if noise is None else noise[rows], None if flow is None else flow[rows])
-            return project_to_budget(out, clean[rows], self.ssim_budget, self.l21_budget,
-                                     moments=moments[rows]) if budgeted else out
+            return self.perturbed_frames(clean[rows], None if noise is None else noise[rows],
+                                         None if flow is None else flow[rows], moments[rows])
 
         def cost(rows, perturbed, weights=None):
-            per_frame = self.lam * (1 - _frames_ssim(perturbed, clean[rows], moments[rows]))  # (r, n)
-            if flow is not None and self.flow_weight:
-                per_frame = per_frame + self.flow_weight * flow_regulariser(flow[rows], self.flow_penalty)
+            per_frame = self.frame_cost(perturbed, clean[rows], None if flow is None else flow[rows], moments[rows])
             return (per_frame if weights is None else weights * per_frame).sum(dim=1)
 
         return groups, flow, perturb, cost

@@ -5,8 +5,10 @@ from typing import Optional
 
 import typer
 
+from deepsava.attacks.blackbox import DEFAULT_QUERIES
 from deepsava.cli.common import INPUT_HELP, MODEL_SPECS, at_least_one, input_options, console, finish_run, invocation
 from deepsava.data import DATASETS
+from deepsava.errors import InvalidArgumentError
 from deepsava.experiment.models import entry_frames, model_entry
 from deepsava.perturb.combined import MODES
 from deepsava.select import SELECTORS
@@ -46,6 +48,14 @@ def attack_command(
                                                " tv (stAdv's total variation: a smooth flow)."),
     ssim_budget: Optional[float] = typer.Option(None, help="Lowest SSIM allowed for a perturbed frame, in (0, 1]."),
     l21_budget: Optional[float] = typer.Option(None, help="Largest l2,1 norm of a video's perturbation."),
+    black_box: bool = typer.Option(False, "--black-box", help="Score-based black-box DeepSAVA (method deepsava-bb):"
+                                   " the same perturbation, SSIM term and budgets, optimised from the model's output"
+                                   " scores alone (antithetic NES gradient estimates on a 1/8-resolution noise and"
+                                   " flow, Adam steps; no backward through the model). Each video stops at its first"
+                                   " success or when its --queries are spent; records get the queries used."),
+    queries: Optional[int] = typer.Option(None, help="With --black-box: model queries allowed per video, its clean"
+                                          " forward and the frame selection's probes (at most a quarter) included"
+                                          f" (default {DEFAULT_QUERIES})."),
     limit: Optional[int] = typer.Option(None, help="Attack only the first N videos of the seeded class-interleaved"
                                         " order (as `deepsava experiment --limit`)."),
     batch_size: int = typer.Option(8, help="Videos attacked together (each stops on its own)."),
@@ -59,20 +69,23 @@ def attack_command(
                                      " and an H.264 preview (.mp4)."),
     force: bool = typer.Option(False, help="Replace the results of an earlier run with other settings in --out."),
 ) -> None:
-    """Attack a model with DeepSAVA; print FR, ANI, SSIM, l2,1 and time per video (and the classes for one video)."""
+    """Attack a model with DeepSAVA (white-box, or --black-box); print FR, ANI, SSIM, l2,1, time and (black-box)
+    queries per video (and the classes for one video)."""
     from deepsava.experiment.attack_job import attack_config, class_changes, run_attack
     from deepsava.report.console import summary_table
 
-    at_least_one(length=length, size=size, limit=limit, batch_size=batch_size)
+    at_least_one(length=length, size=size, limit=limit, batch_size=batch_size, queries=queries)
+    if queries is not None and not black_box:
+        raise InvalidArgumentError("--queries is the budget of the black-box attack: add --black-box")
     entry = model_entry(model, checkpoint, weights, preset, num_classes, input_options(input))
     length = length or entry_frames(entry) or 40
     if video is not None:
         data = {"name": "video", "root": video, "frames": length, "size": size, "options": {"label": label}}
     else:
         data = {"name": dataset, "root": root, "split": split, "frames": length, "size": size}
-    attack = {"method": "deepsava", "frames": frames, "selector": selector, "mode": mode, "lam": lam, "steps": steps,
-              "lr": lr, "flow_lr": flow_lr, "ssim_budget": ssim_budget, "l21_budget": l21_budget,
-              "flow_weight": flow_weight, "flow_penalty": flow_penalty}
+    attack = {"method": "deepsava-bb" if black_box else "deepsava", "frames": frames, "selector": selector, "mode": mode,
+              "lam": lam, "steps": steps, "lr": lr, "flow_lr": flow_lr, "ssim_budget": ssim_budget,
+              "l21_budget": l21_budget, "flow_weight": flow_weight, "flow_penalty": flow_penalty, "queries": queries}
     attack = {k: v for k, v in attack.items() if v is not None}
     config = attack_config(entry, data, attack,
                            seed=seed, batch_size=batch_size,
@@ -81,7 +94,8 @@ def attack_command(
     with tempfile.TemporaryDirectory(prefix="deepsava-attack-") as scratch:
         outcome = run_attack(config, out or scratch, limit=limit, force=force, device=device, console=shown,
                              resume=invocation(ctx))
-        shown.print(summary_table(outcome.summary, title=f"DeepSAVA ({mode}, {frames} frame(s), selector {selector})"))
+        method = f"black-box DeepSAVA ({queries or DEFAULT_QUERIES} queries a video, " if black_box else "DeepSAVA ("
+        shown.print(summary_table(outcome.summary, title=f"{method}{mode}, {frames} frame(s), selector {selector})"))
         if video is not None:
             for line in class_changes(outcome):
                 shown.print(line)

@@ -185,6 +185,7 @@ LIMITS = {
     "population": _between(2, MAX_COUNT), "generations": _between(0, MAX_COUNT),
     "mutation": _between(0.0, 1.0), "start": _between(0.0, low_open=True), "end": _between(0.0, low_open=True),
     "tau0": _between(0.0, low_open=True), "tau_end": _between(0.0, low_open=True), "logit_lr": _between(0.0, low_open=True),
+    "queries": _between(2, 100 * MAX_STEPS), "samples": _COUNT, "scale": _between(1, MAX_SIZE),
 }
 TYPES = {"selector": Literal[tuple(SELECTORS)]}  # a name in the configuration; an object in Python
 

@@ -7,7 +7,8 @@ from deepsava.errors import InvalidArgumentError
 from deepsava.experiment.store import ResultStore
 from deepsava.metrics import confidence_interval, nan_mean, rate_interval, summarize, wilson_interval
 
-METRICS = ("fooling_rate", "ani", "ani_with_selection", "aap_l21", "aap_ssim", "asp_ssim", "ssim", "l21", "seconds_per_video")
+METRICS = ("fooling_rate", "ani", "ani_with_selection", "aap_l21", "aap_ssim", "asp_ssim", "ssim", "l21",
+           "seconds_per_video", "queries")
 COUNTS = ("videos", "attacked", "successes", "skipped_misclassified", "beyond_l21_max", "beyond_ssim_max")
 
 

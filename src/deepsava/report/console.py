@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from deepsava.report import elements
-from deepsava.report.text import fr_text, number, wilson_text
+from deepsava.report.text import fr_text, is_missing, number, wilson_text
 
 FULL_CAPTION = ("FR: successes over videos correctly classified before the attack, mean ± 99% Student-t CI over"
                 " repeats (clipped to [0, 100%]: then its bounds); Wilson: 99% interval of the pooled successes /"
@@ -23,6 +23,7 @@ COMPACT_CAPTION = ("FR: successes over videos correctly classified before the at
                    " terminal.")
 FULL = ("model", "attack", "FR", "Wilson 99%", "ANI", "AAP l2,1", "AAP SSIM", "ASP", "SSIM", "l2,1", "s/vid", "n")
 COMPACT = ("model", "attack", "FR", "ANI", "n")
+QUERIES_CAPTION = " queries: mean model queries per attacked video (black-box attacks)."
 
 
 def _cells(row: dict) -> dict[str, str]:
@@ -33,7 +34,14 @@ def _cells(row: dict) -> dict[str, str]:
             "ANI": number(row["ani"], "{:.1f}"), "AAP l2,1": number(row["aap_l21"]),
             "AAP SSIM": number(row["aap_ssim"]), "ASP": number(row["asp_ssim"], "{:.4f}"),
             "SSIM": number(row["ssim"], "{:.4f}"), "l2,1": number(row["l21"]),
-            "s/vid": number(row["seconds_per_video"], "{:.2f}"), "n": count}
+            "s/vid": number(row["seconds_per_video"], "{:.2f}"), "queries": number(row.get("queries"), "{:.0f}"),
+            "n": count}
+
+
+def _with_queries(columns: tuple[str, ...]) -> tuple[str, ...]:
+    """``columns`` with "queries" after "ANI"."""
+    at = columns.index("ANI") + 1
+    return (*columns[:at], "queries", *columns[at:])
 
 
 class SummaryTable:
@@ -42,6 +50,7 @@ class SummaryTable:
     def __init__(self, rows: list[dict], title: str = "results"):
         self.rows = [_cells(row) for row in rows]
         self.title = title
+        self.queries = any(not is_missing(row.get("queries")) for row in rows)  # a black-box cell: show its queries
 
     def table(self, columns: tuple[str, ...], caption: str) -> Table:
         table = Table(title=self.title, caption=caption)
@@ -53,13 +62,16 @@ class SummaryTable:
         return table
 
     def __rich_console__(self, console, options):
-        full = self.table(FULL, FULL_CAPTION)
+        more = _with_queries if self.queries else tuple
+        note = QUERIES_CAPTION if self.queries else ""
+        full = self.table(more(FULL), FULL_CAPTION + ("." if note else "") + note)
         fits = Measurement.get(console, options.update(max_width=10_000), full).maximum <= options.max_width
-        yield full if fits else self.table(COMPACT, COMPACT_CAPTION)
+        yield full if fits else self.table(more(COMPACT), COMPACT_CAPTION + note)
 
 
 def summary_table(rows: list[dict], title: str = "results") -> SummaryTable:
-    """Per-cell summaries (FR with its two 99% intervals, ANI, AAP, ASP, SSIM, l2,1, time) for ``console.print``."""
+    """Per-cell summaries (FR with its two 99% intervals, ANI, AAP, ASP, SSIM, l2,1, time; queries where counted)
+    for ``console.print``."""
     return SummaryTable(rows, title)
 
 

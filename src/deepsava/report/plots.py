@@ -1,6 +1,6 @@
 """Which plots does a run's cells give? For any run: FR per cell, and per model FR against iterations and against
-SSIM; for sweeps: Figure 6 (FR against frames attacked), FR and ASP against λ, and FR against the SSIM or l2,1
-budget."""
+SSIM; for black-box cells, FR against model queries; for sweeps: Figure 6 (FR against frames attacked), FR and
+ASP against λ, and FR against the SSIM or l2,1 budget."""
 
 import math
 
@@ -14,10 +14,11 @@ def _wilson_bounds(cells: list[CellView]) -> tuple[list[float], list[float]]:
     return [c.stats["fr_wilson_low"] for c in cells], [c.stats["fr_wilson_high"] for c in cells]
 
 
-def fooled_within(records: list[dict], steps: int) -> tuple[list[int], list[float]]:
-    """The share of the attacked videos fooled within n iterations, as a step curve (x, y) from 0 to ``steps``."""
+def fooled_within(records: list[dict], steps: int, key: str = "iterations") -> tuple[list[int], list[float]]:
+    """The share of the attacked videos fooled within n iterations (or n of another count ``key``, e.g. queries),
+    as a step curve (x, y) from 0 to ``steps``."""
     attacked = [r for r in records if r["clean_correct"]]
-    ends = sorted(r["iterations"] for r in attacked if r["success"])
+    ends = sorted(r[key] for r in attacked if r["success"])
     x, y = [0], [0.0]
     for count, n in enumerate(ends, start=1):
         x.append(n)
@@ -63,6 +64,29 @@ def model_plots(run: Run) -> list[Image]:
                   "Left: the share of the attacked videos (pooled over repeats) fooled within n iterations; its end"
                   " is the pooled FR. Right: each cell's FR (99% Wilson interval) against the mean SSIM of the"
                   " perturbed frames of its successes: up and to the right is a stronger, less visible attack.")]
+
+
+def query_plots(run: Run) -> list[Image]:
+    """Per model, for the cells whose records count model queries (black-box): FR(q), the share of the attacked
+    videos fooled within q queries, up to each cell's query budget."""
+    cells = [c for c in run.cells if c.stats and c.stats["successes"]
+             and all("queries" in r for r in run.records.get(c.key, []))]
+    panels = []
+    for model in dict.fromkeys(c.model for c in cells):
+        curves = []
+        for c in (c for c in cells if c.model == model):
+            records = run.records[c.key]
+            curves.append(Series(c.label, *fooled_within(records, c.params.get("queries") or 0, "queries")))
+        panels.append(Panel(f"{model}: fooled within q queries", "model queries per video", "fooled", curves,
+                            percent=True, style="steps"))
+    if not panels:
+        return []
+    return [Image("fr-queries", "Fooling rate against model queries (black-box)", line_figure(panels),
+                  "figures/fr-queries.png",
+                  "The share of the attacked videos (pooled over repeats) fooled within q model queries; a video's"
+                  " queries count its clean forward, its frame selection's probes and the attack's. A video stops at"
+                  " its first success and its search does not depend on its budget, so the curve at q is, up to a"
+                  " video's last query, the FR the same run would reach with a budget of q queries.")]
 
 
 def sweep_plots(run: Run) -> list[Image]:
@@ -144,5 +168,5 @@ def budget_plots(run: Run) -> list[Image]:
 
 
 def run_plots(run: Run) -> list[Image]:
-    """Every plot of the run's cells: per cell, per model, the sweeps, then FR against budget."""
-    return cell_plot(run) + model_plots(run) + sweep_plots(run) + budget_plots(run)
+    """Every plot of the run's cells: per cell, per model, against queries, the sweeps, then FR against budget."""
+    return cell_plot(run) + model_plots(run) + query_plots(run) + sweep_plots(run) + budget_plots(run)

@@ -38,21 +38,30 @@ AAP_CAPTION = (" AAP: the paper's average absolute perturbation, mean D over suc
 
 
 def cell_table(run: Run) -> Table:
-    """Every cell's metrics, counts and whether it holds all the results its configuration planned."""
+    """Every cell's metrics, counts and whether it holds all the results its configuration planned.
+
+    A run with a black-box cell gets a column "queries": the mean model queries per attacked video.
+    """
+    queries = any(not is_missing(c.stats.get("queries")) for c in run.cells if c.stats)
     table = Table("cells", "Results per cell",
-                  ["model", "cell", "FR", "Wilson 99%", "ANI", "ANI + selection", "AAP(l2,1)", "AAP(SSIM)", "ASP(SSIM)",
-                   "SSIM", "l2,1", "s/attacked video", "n", "status"])
+                  ["model", "cell", "FR", "Wilson 99%", "ANI", "ANI + selection", *(["queries"] if queries else []),
+                   "AAP(l2,1)", "AAP(SSIM)", "ASP(SSIM)", "SSIM", "l2,1", "s/attacked video", "n", "status"])
     for c in run.cells:
         n = f"{c.stats['attacked']}/{c.stats['videos']}" if c.stats else "0"
+        spent = [number(c.stats.get("queries") if c.stats else None, "{:.0f}")] if queries else []
         table.rows.append([c.model, c.label, fr_text(c.stats), wilson_text(c.stats), number(stat(c, "ani"), "{:.1f}"),
-                           number(stat(c, "ani_with_selection"), "{:.1f}"), aap_text(c, "l21"), aap_text(c, "ssim"), number(stat(c, "asp_ssim"), "{:.4f}"),
+                           number(stat(c, "ani_with_selection"), "{:.1f}"), *spent, aap_text(c, "l21"),
+                           aap_text(c, "ssim"), number(stat(c, "asp_ssim"), "{:.4f}"),
                            number(stat(c, "ssim"), "{:.4f}"), number(stat(c, "l21")),
                            number(stat(c, "seconds_per_video"), "{:.2f}"), n, c.status()])
     repeats = max((c.stats["repeats"] for c in run.cells if c.stats), default=1)
     table.caption = (FR_CAPTION + (f" {repeats} repeats." if repeats > 1 else "")
                      + " ANI: mean iterations of the successes (the final attack, as the paper counts it); ANI +"
                        " selection: plus the gradient steps the frame selection spent per video (BO's and brute"
-                       " force's probes), the whole cost." + AAP_CAPTION
+                       " force's probes), the whole cost."
+                     + (" queries: mean model queries per attacked video (black-box cells; a video's queries count"
+                        " its clean forward and its frame selection's probes; a success stops its video)."
+                        if queries else "") + AAP_CAPTION
                      + " ASP, SSIM, l2,1: means over successes (ASP = 1 − SSIM of the perturbed frames)."
                        " s/attacked video: a batch's wall time (clean forward, frame selection, generation) over"
                        " its attacked videos. n: attacked (correct before) / stored videos.")
