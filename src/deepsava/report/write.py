@@ -10,7 +10,8 @@ and writes into ``out`` (default ``RUN_DIR/report``):
   re-encoding (CRF 12, yuv420p, which browsers play), linked from the Markdown.
 
 It holds: the per-cell table and the paper's tables the cells allow
-(:mod:`~deepsava.report.tables`), the defence tables
+(:mod:`~deepsava.report.tables`), the worst case over attacks and a robustness card
+(:mod:`~deepsava.report.robustness`), the defence tables
 (:mod:`~deepsava.report.defence_tables`), the studies' sections
 (:mod:`~deepsava.report.analyses`), the plots (:mod:`~deepsava.report.plots`) and a few
 example videos (:mod:`~deepsava.report.examples`). An interrupted run still gets a
@@ -29,6 +30,7 @@ from deepsava.report.elements import Image, Table
 from deepsava.report.examples import run_examples
 from deepsava.report.plots import run_plots
 from deepsava.report.render import render_html, render_markdown
+from deepsava.report.robustness import robustness_tables
 from deepsava.report.run import Run, load_run
 from deepsava.report.tables import run_tables
 
@@ -36,8 +38,8 @@ REPORT_DIR = "report"
 
 
 def build_tables(run: Run) -> list[Table]:
-    """Every table of a report, in order: per cell, the paper's, the defences', the studies'."""
-    return run_tables(run) + defence_tables(run) + analysis_tables(run)
+    """Every table of a report, in order: per cell, the paper's, the worst case and card, the defences', the studies'."""
+    return run_tables(run) + robustness_tables(run) + defence_tables(run) + analysis_tables(run)
 
 
 def build_plots(run: Run) -> list[Image]:
