@@ -23,6 +23,9 @@ Reproducible and resumable by construction:
   (With ``--limit`` not a multiple of ``batch_size`` the last batch is shorter than
   in a full run, so its random choices may differ.)
 
+Cells whose templates name a worst-case group (``worst_case: NAME``) are combined per video and model
+(:mod:`deepsava.experiment.worst_case`): ``RunOutcome.worst_case`` and ``<out>/worst_case.json``.
+
 Ctrl-C (SIGINT) stops after the batch being attacked and prints how to resume;
 a second Ctrl-C stops at once (stored batches are still whole).
 """
@@ -373,6 +376,8 @@ def _run_cells(config: ExperimentConfig, out: Path, limit, device: str, force: b
         if outcome.worst_case:
             with atomic_path(out / WORST_CASE_FILE) as tmp:
                 tmp.write_text(json.dumps(jsonable(outcome.worst_case), indent=2) + "\n")
+        else:
+            (out / WORST_CASE_FILE).unlink(missing_ok=True)  # an earlier configuration's
     return outcome
 
 
