@@ -265,7 +265,8 @@ def defence_run(tmp_path, results: dict[str, tuple[float, float, float]]):
     for label, (accuracy, *rates) in results.items():
         for attack, rate in zip(("DeepSAVA", "Sparse"), rates):
             stats = {**dict.fromkeys(METRICS, float("nan")), "fooling_rate": rate, "fr_ci": float("nan"),
-                     "attacked": round(10 * accuracy), "videos": 10, "repeats": 1}
+                     "attacked": round(10 * accuracy), "successes": round(rate * round(10 * accuracy)), "videos": 10,
+                     "repeats": 1}
             cells.append(CellView(f"{label}-{attack}", attack, attack, label, attack.lower(), {}, stats,
                                   checkpoint=str(tmp_path / label)))
     return Run(tmp_path, "experiment", "defence", cells=cells)
@@ -310,6 +311,31 @@ def test_report_lays_out_tables_10_11_and_b13(tmp_path):
     # Table B.13: the step size α of PGD and combined training, one row per defended model.
     assert [(row[0], row[2]) for row in tables["tableB13"].rows] == [
         ("1/255", "inc-comb"), ("1/255", "inc-pgd"), ("2/255", "inc-comb-2"), ("2/255", "inc-pgd-2")]
+
+
+def test_table11_adds_each_models_worst_case_over_attacks(tmp_path):
+    from deepsava.experiment.worst_case import combine
+    from deepsava.report.write import build_tables
+
+    pgd = {"method": "pgd", "eps": 8 / 255, "alpha": 1 / 255, "steps": 5, "frames": None, "mask": "first"}
+    for label, defence in (("inc", None), ("inc-pgd", pgd)):
+        meta = {"model": "inception-v3", "preset": "tiny", "num_classes": 12}
+        (tmp_path / f"{label}.json").write_text(json.dumps({**meta, **({"defence": defence} if defence else {})}))
+    run = defence_run(tmp_path, {"inc": (0.6, 0.6, 0.5), "inc-pgd": (0.5, 0.3, 0.2)})
+
+    def records(fooled: list[bool]) -> list[dict]:  # 4 videos, all correct before the attack
+        return [{"video_id": f"v{i}", "label": 0, "clean_correct": True, "success": f} for i, f in enumerate(fooled)]
+
+    outcomes = {"inc": ([True, False, False, False], [False, True, False, False]),  # 2 of 4 left robust
+                "inc-pgd": ([False, False, False, False], [False, True, False, False])}  # 3 of 4
+    run.worst_case = [{"name": "both", "model": label, "cells": [],
+                       **combine([("DeepSAVA", records(a)), ("Sparse", records(b))])}
+                      for label, (a, b) in outcomes.items()]
+    tables = {t.anchor: t for t in build_tables(run)}
+    assert tables["table11"].columns[-1] == "robust acc. (worst case: both)"
+    assert {row[2]: row[-1] for row in tables["table11"].rows} == {"inc": "50.0%", "inc-pgd": "75.0%"}
+    assert [row[:2] + row[6:7] for row in tables["worst-case"].rows] == [
+        ["inc", "both", "50.0% (15.0–85.0%, 2/4)"], ["inc-pgd", "both", "75.0% (30.1–95.4%, 3/4)"]]
 
 
 def _cli_on_shortcut_videos(monkeypatch):

@@ -41,14 +41,18 @@ def experiment_command(
     force: bool = RUN_FORCE,
     progress: bool = RUN_PROGRESS,
 ) -> None:
-    """Run every cell of an experiment, resumably; print the per-cell summary (FR ± 99% CI, ANI, AAP, ASP, ...)."""
+    """Run every cell of an experiment, resumably; print the per-cell summary (FR ± 99% CI, ANI, AAP, ASP, ...) and
+    the worst case over attacks of each group its cells name (worst_case: NAME)."""
     from deepsava.experiment.runner import run_experiment
-    from deepsava.report.console import summary_table
+    from deepsava.report.console import rich_table, summary_table
+    from deepsava.report.robustness import worst_case_table
 
     shown = console()
     outcome = run_experiment(config, out=out, limit=limit, device=device, force=force, progress=progress,
                              console=shown)
     shown.print(summary_table(outcome.summary, title=f"{Path(config).stem}: {outcome.store_path}"))
+    if outcome.worst_case:
+        shown.print(rich_table(worst_case_table(outcome.worst_case)))
     finish_run(outcome, shown)
 
 

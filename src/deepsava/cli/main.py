@@ -7,7 +7,7 @@ import sys
 import typer
 
 from deepsava import __version__
-from deepsava.cli import attack, data, defend, experiment, studies, train
+from deepsava.cli import attack, data, defend, experiment, robustness, studies, train
 from deepsava.errors import EXIT_CODES, FILE_SYSTEM_EXIT_CODE, DeepSAVAError
 
 app = typer.Typer(
@@ -26,6 +26,7 @@ COMMANDS = {
     "demo": experiment.demo_command,
     "transfer": experiment.transfer_command,
     "compress-eval": experiment.compress_eval_command,
+    "robustness": robustness.robustness_command,
     "data": data.data_command,
     "train": train.train_command,
     "evaluate": train.evaluate_command,

@@ -19,7 +19,12 @@ import yaml
 from deepsava.data import load_dataset
 from deepsava.errors import InvalidArgumentError, InvalidConfigError
 from deepsava.experiment.config import MAX_VIDEOS, ExperimentConfig, parse_config
-from deepsava.experiment.runner import DB_NAME, RunOutcome, run_experiment
+from deepsava.experiment.runner import (
+    DB_NAME,
+    WORST_CASE_FILE,
+    RunOutcome,
+    run_experiment,
+)
 from deepsava.experiment.store import ResultStore
 from deepsava.models.checkpoint import checkpoint_stem, inspect_checkpoint
 
@@ -64,7 +69,8 @@ def run_attack(config: ExperimentConfig, out: str | Path, limit: int | None = No
     """Run (or resume) the attack ``config`` on the first ``limit`` videos (all: None) into ``out``.
 
     A folder holding an attack with other settings is refused unless ``force`` (``limit`` is not a setting:
-    a run continued with a larger one attacks only the videos it lacks).
+    a run continued with a larger one attacks only the videos it lacks). Any one-model config is run so
+    (the robustness card's is): "other settings" means another run of the same experiment name.
     """
     out = Path(out)
     check_inputs(config)
@@ -74,21 +80,22 @@ def run_attack(config: ExperimentConfig, out: str | Path, limit: int | None = No
 
 
 def _replace_other_run(out: Path, document: dict, force: bool) -> None:
-    """Refuse (or, with ``force``, delete) the results in ``out`` of an attack with other settings."""
+    """Refuse (or, with ``force``, delete) the results in ``out`` of a run of the same name with other settings."""
     if not (out / DB_NAME).is_file():
         return
     with ResultStore(out / DB_NAME) as store:
         meta = store.meta()
-    if meta.get("config_name") != NAME:
+    if meta.get("config_name") != document["name"]:
         return  # another experiment's folder: the runner refuses it
     stored = yaml.safe_load(meta.get("config_source") or "{}") or {}
     differences = _differences(stored, document)
     if not differences:
         return
     if not force:
-        raise InvalidArgumentError(f"{out} holds an attack with other settings ({differences}): pass --force to"
+        what = "an attack" if document["name"] == NAME else f"a {document['name']} run"
+        raise InvalidArgumentError(f"{out} holds {what} with other settings ({differences}): pass --force to"
                                    " replace its results or choose another --out")
-    for name in (DB_NAME, DB_NAME + "-wal", DB_NAME + "-shm", "config.yaml", "summary.json"):
+    for name in (DB_NAME, DB_NAME + "-wal", DB_NAME + "-shm", "config.yaml", "summary.json", WORST_CASE_FILE):
         (out / name).unlink(missing_ok=True)
     for folder in ("examples", "videos"):
         shutil.rmtree(out / folder, ignore_errors=True)
@@ -105,11 +112,13 @@ def _differences(before: dict, now: dict) -> str:
 def _readable(document: dict) -> dict:
     """A config document as flat ``{setting: value}``, the model by what it is rather than by its label."""
     models = document.get("models") or {}
-    cell = (document.get("cells") or [{}])[0]
+    cells = document.get("cells") or [{}]
     entry = next(iter(models.values()), {}) or {}
     flat = {"model" if k in ("checkpoint", "model") else f"model.{k}": v for k, v in entry.items()}
     flat.update({f"dataset.{k}": v for k, v in (document.get("dataset") or {}).items()})
-    flat.update({f"attack.{k}": v for k, v in (cell.get("attack") or {}).items()})
+    for i, cell in enumerate(cells):  # one attack: attack.frames; several: cells[1].attack.frames
+        where = "attack" if len(cells) == 1 else f"cells[{i}].attack"
+        flat.update({f"{where}.{k}": v for k, v in (cell.get("attack") or {}).items()})
     flat.update({k: v for k, v in document.items() if k not in ("models", "dataset", "cells", "name")})
     return flat
 

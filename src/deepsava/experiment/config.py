@@ -32,6 +32,10 @@ A configuration (YAML, read by a safe loader that refuses duplicate keys) is a m
           method: deepsava          # an attack of deepsava.attacks.ATTACKS
           selector: bo              # a selector of deepsava.select.SELECTORS
           frames: [1, 2, 4]         # any scalar attack parameter may be a list: a sweep
+        worst_case: [all]           # optional: the worst-case groups its cells count towards (a name or a list)
+
+A worst-case group (``worst_case: NAME`` on several templates) is reported per model, per video: fooled by
+any of its cells, and robust accuracy (:mod:`deepsava.experiment.worst_case`); it is not part of a cell's key.
 
 The schema is pydantic models. An attack's parameters are its class's constructor
 parameters, and a selector's options its class's, read from their signatures; the
@@ -167,10 +171,15 @@ class SpecModel(_Schema):
     options: dict | None = None  # a user module's input options, checked by deepsava.models
 
 
+_GROUP = Annotated[str, Field(pattern=r"^\S(.*\S)?$", description="a group name (text, not blank)")]
+
+
 class Cell(_Schema):
     label: str | None = None
     model: str | list | None = None  # labels, checked against ``models``
     attack: dict
+    worst_case: _GROUP | Annotated[list[_GROUP], Field(min_length=1, description="a non-empty list of group names")] \
+        | None = None
 
 
 # -- attack parameters and selector options, from the constructors ---------------------------------
@@ -354,6 +363,7 @@ class CellSpec:
     model: str
     attack: dict  # {"method": ..., explicit parameters}
     swept: dict = field(default_factory=dict)  # the values this cell takes for the template's swept keys
+    worst_case: list[str] = field(default_factory=list)  # the worst-case groups it counts towards
 
     @property
     def method(self) -> str:
@@ -545,8 +555,10 @@ def _expand(i: int, entry, models: dict, start: int, clip: int) -> list[CellSpec
         _try_build(where, spec, indices)
         base = cell.label or method
         shown = ", ".join(f"{k}={v}" for k, v in values.items())
+        groups = [cell.worst_case] if isinstance(cell.worst_case, str) else list(dict.fromkeys(cell.worst_case or []))
         for name in chosen if isinstance(chosen, list) else [chosen]:
-            cells.append(CellSpec(start + len(cells), i, f"{base} ({shown})" if shown else base, name, spec, values))
+            cells.append(CellSpec(start + len(cells), i, f"{base} ({shown})" if shown else base, name, spec, values,
+                                  groups))
     return cells
 
 

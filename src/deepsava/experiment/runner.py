@@ -23,6 +23,9 @@ Reproducible and resumable by construction:
   (With ``--limit`` not a multiple of ``batch_size`` the last batch is shorter than
   in a full run, so its random choices may differ.)
 
+Cells whose templates name a worst-case group (``worst_case: NAME``) are combined per video and model
+(:mod:`deepsava.experiment.worst_case`): ``RunOutcome.worst_case`` and ``<out>/worst_case.json``.
+
 Ctrl-C (SIGINT) stops after the batch being attacked and prints how to resume;
 a second Ctrl-C stops at once (stored batches are still whole).
 """
@@ -51,7 +54,8 @@ from deepsava.experiment.models import load_entry, recorded_classes
 from deepsava.experiment.plan import KEY_VERSION, cell_key, resume_command, video_order
 from deepsava.experiment.sharding import merge_shards, my_batches, result_sink
 from deepsava.experiment.store import ResultStore
-from deepsava.experiment.summary import jsonable, summarize_cells
+from deepsava.experiment.summary import jsonable, planned_records, summarize_cells
+from deepsava.experiment.worst_case import META_KEY, groups_of, summarize_worst_cases
 from deepsava.progress import progress_bar
 from deepsava.runtime import derived_seed, seed_everything
 from deepsava.studies.compression import compression_predictions
@@ -63,6 +67,7 @@ except ImportError:  # Windows: no advisory locks, so nothing stops two processe
     fcntl = None
 
 DB_NAME = "results.sqlite"
+WORST_CASE_FILE = "worst_case.json"  # written beside summary.json when the config has worst-case groups
 
 
 @dataclass
@@ -77,6 +82,7 @@ class RunOutcome:
     out: Path
     store_path: Path
     summary: list[dict]
+    worst_case: list[dict] = field(default_factory=list)  # per worst-case group and model (experiment.worst_case)
     interrupted: bool = False
     batches_run: int = 0
     videos_total: int = 0
@@ -301,6 +307,7 @@ def _run_cells(config: ExperimentConfig, out: Path, limit, device: str, force: b
     store_path = out / DB_NAME
     outcome = RunOutcome(out, store_path, [], resume_command=resume or resume_command(config, out, limit, device),
                          classes=list(dataset.classes))
+    groups = groups_of(cells)
     with (ResultStore(store_path) if ranks.main else contextlib.nullcontext()) as store:
         if ranks.main:
             for cell in cells:
@@ -311,6 +318,7 @@ def _run_cells(config: ExperimentConfig, out: Path, limit, device: str, force: b
             store.set_meta("config_path", config.path or "")
             store.set_meta("config_source", config.source)
             store.set_meta("resume_command", outcome.resume_command)
+            store.set_meta(META_KEY, json.dumps(groups))
             if config.source:
                 _write_config(out, config.source)
         merge_shards(store, out, ranks)  # what a killed sharded run left behind
@@ -352,11 +360,19 @@ def _run_cells(config: ExperimentConfig, out: Path, limit, device: str, force: b
 
         merge_shards(store, out, ranks)
         outcome.summary = from_main(ranks, lambda: summarize_cells(store, cells, dataset, orders))
+        outcome.worst_case = from_main(ranks, lambda: summarize_worst_cases(
+            groups, lambda key: [r for rs in planned_records(store, key, dataset, orders) for r in rs],
+            {c.key: c.spec.label for c in cells}))
         outcome.videos_done = sum(row["videos"] for row in outcome.summary)
         outcome.interrupted = outcome.videos_done < outcome.videos_total
     if ranks.main:
         with atomic_path(out / "summary.json") as tmp:
             tmp.write_text(json.dumps(jsonable(outcome.summary), indent=2) + "\n")
+        if outcome.worst_case:
+            with atomic_path(out / WORST_CASE_FILE) as tmp:
+                tmp.write_text(json.dumps(jsonable(outcome.worst_case), indent=2) + "\n")
+        else:
+            (out / WORST_CASE_FILE).unlink(missing_ok=True)  # an earlier configuration's
     return outcome
 
 

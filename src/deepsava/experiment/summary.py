@@ -36,14 +36,20 @@ def summarize_repeats(per_repeat: list[list[dict]], level: float = 0.99) -> dict
     return out
 
 
+def planned_records(store: ResultStore, cell_key: str, dataset, orders: list[list[int]]) -> list[list[dict]]:
+    """A cell's stored records per repeat, only of the videos each repeat's order selects (``orders[r]``)."""
+    per_repeat = []
+    for r, order in enumerate(orders):
+        wanted = {dataset.video_ids[i] for i in order}
+        per_repeat.append([rec for rec in store.records(cell_key, r) if rec["video_id"] in wanted])
+    return per_repeat
+
+
 def summarize_cells(store: ResultStore, cells: list, dataset, orders: list[list[int]]) -> list[dict]:
     """Per-cell metrics over the videos each repeat selected (see :func:`summarize_repeats`)."""
     rows = []
     for cell in cells:
-        per_repeat = []
-        for r, order in enumerate(orders):
-            wanted = {dataset.video_ids[i] for i in order}
-            per_repeat.append([rec for rec in store.records(cell.key, r) if rec["video_id"] in wanted])
+        per_repeat = planned_records(store, cell.key, dataset, orders)
         expected = sum(len(o) for o in orders)
         rows.append({"cell_key": cell.key, "label": cell.spec.label, "model": cell.spec.model,
                      "method": cell.spec.method, "attack": cell.spec.attack, "swept": cell.spec.swept,

@@ -102,20 +102,26 @@ def table11(run: Run) -> list[Table]:
     if not any(describe(meta)[0] in ("pgd", "combined", "trades") for _, meta, _ in models):
         return []
     attacks = _attacks(run)
+    groups = list(dict.fromkeys(g["name"] for g in run.worst_case))
+    worst = {(g["name"], g["model"]): g["robust_accuracy"]["value"] for g in run.worst_case}
     table = Table("table11", "Table 11: clean accuracy and fooling rate with and without defence",
                   ["defence", "model", "label", "parameters", "accuracy", *attacks,
-                   *[f"robust acc. ({a})" for a in attacks]], text_columns=4,
+                   *[f"robust acc. ({a})" for a in attacks], *[f"robust acc. (worst case: {g})" for g in groups]],
+                  text_columns=4,
                   caption="As the paper's Table 11: accuracy is clean top-1 on the evaluated videos; FR over those"
                           " classified correctly (± 99% CI over repeats); robust accuracy = accuracy × (1 − FR), the"
                           " evaluated videos classified correctly and not fooled (exact with one repeat; with"
-                          " several, the product of the means).")
+                          " several, the product of the means)"
+                          + ("; worst case: not fooled by any attack of the group (the table 'Worst case over"
+                             " attacks' gives its interval)." if groups else "."))
     rows = []
     for label, meta, cells in models:
         method, name, params = describe(meta)
         family = meta.get("model", "?")
         rows.append(((family, ORDER.index(method) if method in ORDER else len(ORDER), label),
                      [name, family, label, params, percent(_accuracy(cells)), *[_fr(cells, a) for a in attacks],
-                      *[percent(_robust(cells, a)) for a in attacks]]))
+                      *[percent(_robust(cells, a)) for a in attacks],
+                      *[percent(worst.get((g, label), math.nan)) for g in groups]]))
     table.rows = [row for _, row in sorted(rows, key=lambda r: r[0])]
     return [table]
 

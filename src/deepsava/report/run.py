@@ -7,6 +7,7 @@ command, plus ``examples/<cell key>/*.npz``. A folder holding only the outputs o
 ``deepsava saliency`` or ``deepsava prediction-attack`` is a run too (no cells).
 """
 
+import json
 import re
 import shlex
 import sqlite3
@@ -17,6 +18,7 @@ from deepsava.errors import DeepSAVAError, InvalidArgumentError
 from deepsava.experiment.runner import DB_NAME
 from deepsava.experiment.store import ResultStore
 from deepsava.experiment.summary import summarize_store
+from deepsava.experiment.worst_case import META_KEY, summarize_worst_cases
 from deepsava.report.sources import Datasets
 from deepsava.report.text import MISSING
 from deepsava.studies import prediction
@@ -71,6 +73,7 @@ class Run:
     results: int = 0
     notes: list[str] = field(default_factory=list)
     records: dict[str, list[dict]] = field(default_factory=dict)  # cell key -> its stored records, all repeats
+    worst_case: list[dict] = field(default_factory=list)  # per worst-case group and model (experiment.worst_case)
 
     @property
     def partial(self) -> bool:
@@ -189,6 +192,9 @@ def _load_store(folder: Path) -> Run:
             superseded += 1
         latest[ident] = view  # cells() is in creation order: the latest configuration wins
     run.cells = list(latest.values())
+    groups = _groups(meta.get(META_KEY), stored_cells)
+    run.worst_case = summarize_worst_cases(groups, lambda key: records.get(key, []),
+                                           {key: info["label"] for key, info in stored_cells.items()})
     short = [c for c in run.cells if c.planned is not None and c.stored < c.planned]
     if config is not None and short and count > 0:  # the split may hold fewer videos than the config asks for
         ds = Datasets().get(config.dataset)[0]
@@ -200,3 +206,15 @@ def _load_store(folder: Path) -> Run:
         run.notes.append(f"{superseded} older cell(s) with the same model and label (an earlier configuration in this"
                          " folder) are left out; the latest configuration's cells are shown.")
     return run
+
+
+def _groups(text: str | None, stored_cells: dict) -> list[dict]:
+    """The worst-case groups the store's meta records (JSON), keeping those whose cells are all stored; [] for none."""
+    try:
+        groups = json.loads(text) if text else []
+    except ValueError:
+        return []
+    if not isinstance(groups, list):
+        return []
+    return [g for g in groups if isinstance(g, dict) and isinstance(g.get("cells"), list) and g["cells"]
+            and all(key in stored_cells for key in g["cells"])]

@@ -1,4 +1,5 @@
-"""How is a number written in a report? NaN and None as "–", percentages, FR ± its interval, Wilson bounds, k/n."""
+"""How is a number written in a report? NaN and None as "–", percentages, FR ± its interval, Wilson bounds, k/n,
+a rate with its interval."""
 
 import math
 
@@ -57,3 +58,11 @@ def fr_both(stats: dict | None) -> str:
     """FR with both intervals in one cell, for tables with a cell per column: "49.2% ± 30.1% · W 20.4–78.0%"."""
     wilson = wilson_text(stats, counts=False)
     return fr_text(stats) + ("" if wilson == MISSING else " · W " + wilson)
+
+
+def rate_text(rate: dict | None, counts: bool = True) -> str:
+    """A rate with its interval: "62.5% (47.1–75.8%, 25/40)" (``counts``: the k/n); "–" when nothing counts."""
+    if not rate or is_missing(rate.get("value")):
+        return MISSING
+    return (f"{percent(rate['value'])} ({100 * rate['low']:.1f}–{100 * rate['high']:.1f}%"
+            + (f", {rate['count']}/{rate['n']})" if counts else ")"))

@@ -11,7 +11,8 @@ and writes into ``out`` (default ``RUN_DIR/report``):
 
 It holds: the per-cell table and the paper's tables the cells allow
 (:mod:`~deepsava.report.tables`), Fisher exact tests between cells
-(:mod:`~deepsava.report.comparisons`), the defence tables
+(:mod:`~deepsava.report.comparisons`), the worst case over attacks and a robustness card
+(:mod:`~deepsava.report.robustness`), the defence tables
 (:mod:`~deepsava.report.defence_tables`), the studies' sections
 (:mod:`~deepsava.report.analyses`), the plots (:mod:`~deepsava.report.plots`) and a few
 example videos (:mod:`~deepsava.report.examples`). An interrupted run still gets a
@@ -31,6 +32,7 @@ from deepsava.report.elements import Image, Table
 from deepsava.report.examples import run_examples
 from deepsava.report.plots import run_plots
 from deepsava.report.render import render_html, render_markdown
+from deepsava.report.robustness import robustness_tables
 from deepsava.report.run import Run, load_run
 from deepsava.report.tables import run_tables
 
@@ -38,8 +40,9 @@ REPORT_DIR = "report"
 
 
 def build_tables(run: Run) -> list[Table]:
-    """Every table of a report, in order: per cell, the paper's, the defences', the studies'."""
-    return run_tables(run) + comparisons_table(run) + defence_tables(run) + analysis_tables(run)
+    """Every table of a report, in order: per cell, the paper's, the comparisons, the worst case and card, the
+    defences', the studies'."""
+    return run_tables(run) + comparisons_table(run) + robustness_tables(run) + defence_tables(run) + analysis_tables(run)
 
 
 def build_plots(run: Run) -> list[Image]:
