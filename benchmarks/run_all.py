@@ -22,7 +22,7 @@ HERE = Path(__file__).resolve().parent
 
 # name -> (quick arguments, modules it needs beyond deepsava's own dependencies)
 QUICK = {
-    "attack_overhead": (["--steps", "2", "--batch", "2", "--models", "cnn-lstm"], []),
+    "attack_overhead": (["--steps", "2", "--repeats", "1", "--batch", "2", "--models", "cnn-lstm"], []),
     "ssim_speed": ([], ["kornia", "pytorch_msssim"]),
     "key_frames": (["--models", "cnn-lstm", "--videos", "2", "--selectors", "first,bo"], []),
     "bo_settings": (["--model", "cnn-lstm", "--videos", "2"], []),
