@@ -20,6 +20,7 @@ def test_the_next_batch_loads_while_the_current_one_is_worked_on():
         seen.append((item, loaded))
     assert seen == [(0, 0), (1, 10), (2, 20), (3, 30)]
     assert list(prefetched([], load)) == []
+    assert list(prefetched(range(3), load, background=False)) == [(0, 0), (1, 10), (2, 20)]
 
 
 def test_a_failed_load_raises_at_its_own_item():

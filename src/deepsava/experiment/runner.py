@@ -338,7 +338,8 @@ def _run_cells(config: ExperimentConfig, out: Path, limit, device: str, force: b
                         plan.append((r, cell, positions))
 
         plan = my_batches(plan, ranks)
-        loads = prefetched(plan, lambda item: load_batch(dataset, [orders[item[0]][p] for p in item[2]], dev))
+        loads = prefetched(plan, lambda item: load_batch(dataset, [orders[item[0]][p] for p in item[2]], dev),
+                           background=dev.type == "cuda")
         with _StopFlag() as flag, result_sink(store, cells, out, ranks) as sink, contextlib.closing(loads) as batches, \
                 progress_bar("videos", console, progress and ranks.main) as bar:
             task = bar.add_task(config.name, total=outcome.videos_total, completed=outcome.videos_done)
