@@ -25,6 +25,7 @@ with warnings.catch_warnings():  # gpytorch's import uses the deprecated torch.j
     from gpytorch.mlls import ExactMarginalLogLikelihood
 
 from deepsava.errors import InvalidArgumentError
+from deepsava.runtime import one_thread
 from deepsava.select.acquisition import best_untried, log_expected_improvement
 from deepsava.select.probe import candidate_masks, probe_candidates
 
@@ -65,9 +66,10 @@ class BayesOpt:
         losses = losses.double().cpu()
         tried[torch.arange(b).unsqueeze(1), picks] = True
         while picks.shape[1] < budget:
-            model = fit_surrogate(encoded[picks], losses)
-            acquisition = log_expected_improvement(model, losses.min(dim=1).values)
-            nxt = best_untried(acquisition, encoded, tried).unsqueeze(1)  # (B, 1)
+            with one_thread():  # a GP over a few points: faster without the thread pool
+                model = fit_surrogate(encoded[picks], losses)
+                acquisition = log_expected_improvement(model, losses.min(dim=1).values)
+                nxt = best_untried(acquisition, encoded, tried).unsqueeze(1)  # (B, 1)
             loss = probe_candidates(attack, videos, labels, pool[nxt].to(videos.device), self.probe_steps, self.max_rows)
             picks = torch.cat([picks, nxt], dim=1)
             losses = torch.cat([losses, loss.double().cpu()], dim=1)
