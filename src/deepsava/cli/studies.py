@@ -30,6 +30,16 @@ def _load_model_spec(spec: str, device, weights) -> tuple:
     return load_checkpoint(spec, device)[0], str(Path(spec).with_suffix(""))
 
 
+def _load_models(specs: list[str], weights: list[str] | None, device) -> list[tuple]:
+    """Every ``--model`` spec, the torchvision ones taking the ``--weights`` files in order -> [(model, name)]."""
+    wanted = sum(spec.startswith("torchvision:") for spec in specs)
+    if len(weights or []) != wanted:
+        raise InvalidArgumentError(f"give one --weights per torchvision: --model, in order: {wanted} model(s),"
+                                   f" {len(weights or [])} --weights")
+    files = iter(weights or [])
+    return [_load_model_spec(spec, device, files) for spec in specs]
+
+
 def saliency_command(
     model: list[str] = typer.Option(..., "--model", help="A shipped model name, a checkpoint path stem (any model"
                                     " `deepsava train` or `defend` wrote), an hf: folder, a python: module or a"
@@ -65,12 +75,7 @@ def saliency_command(
     if score not in SCORES:
         raise InvalidArgumentError(f"--score must be one of {', '.join(SCORES)}, got {score!r}")
     dev = resolve_device(device)
-    wanted = sum(spec.startswith("torchvision:") for spec in model)
-    if len(weights or []) != wanted:
-        raise InvalidArgumentError(f"give one --weights per torchvision: --model, in order: {wanted} model(s),"
-                                   f" {len(weights or [])} --weights")
-    files = iter(weights or [])
-    models = [_load_model_spec(spec, dev, files) for spec in model]
+    models = _load_models(model, weights, dev)
     if video is not None:
         clip, name, classes = load_video(video, frames=length, size=size), video, None
     else:
@@ -181,12 +186,7 @@ def sensitivity_command(
 
     at_least_one(videos=videos, length=length, size=size, batch_size=batch_size)
     dev = resolve_device(device)
-    wanted = sum(spec.startswith("torchvision:") for spec in model)
-    if len(weights or []) != wanted:
-        raise InvalidArgumentError(f"give one --weights per torchvision: --model, in order: {wanted} model(s),"
-                                   f" {len(weights or [])} --weights")
-    files = iter(weights or [])
-    models = [_load_model_spec(spec, dev, files) for spec in model]
+    models = _load_models(model, weights, dev)
     data = load_dataset(dataset, split="test", root=root, frames=length, size=size)
     curves, structural = {}, {}
     for net, name in models:
