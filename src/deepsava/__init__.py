@@ -22,7 +22,7 @@ API = {
     "load_video": "deepsava.io", "write_video": "deepsava.io", "load_dataset": "deepsava.data",
     "ssim": "deepsava.perturb", "warp": "deepsava.perturb", "l21": "deepsava.perturb",
     "run_experiment": "deepsava.experiment.runner", "load_config": "deepsava.experiment.config",
-    "write_report": "deepsava.report.write",
+    "write_report": "deepsava.report.write", "run_robustness": "deepsava.robustness.job",
 }
 
 __all__ = ["__version__", *API]
