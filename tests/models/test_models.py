@@ -80,6 +80,40 @@ def test_tiny_model_maps_videos_to_logits_with_input_gradients(name):
         assert model(torch.rand(1, 5, 1, 48, 40)).shape == (1, 7)  # grey, odd sizes
 
 
+def _checkerboard(size: int) -> torch.Tensor:
+    """+-1 alternating pixel by pixel: what a 2x bilinear downscale (a 2x2 mean) removes entirely."""
+    rows = torch.arange(size)
+    return ((rows.view(-1, 1) + rows.view(1, -1)) % 2 * 2 - 1).float()
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_small_preset_sees_the_detail_that_tiny_averages_away(name):
+    """tiny resizes 64x64 frames to 32x32 (a 2x2 mean), so a pixel-level checkerboard cannot change its logits;
+    small reads the native pixels, so the same pattern does."""
+    torch.manual_seed(0)
+    videos = torch.rand(2, 8, 3, 64, 64) * 0.8 + 0.1
+    detail = videos + 0.05 * _checkerboard(64)
+    for preset, changes in (("tiny", False), ("small", True)):
+        model = create_model(name, 5, preset).eval()
+        assert model.preset == preset
+        with torch.no_grad():
+            moved = (model(detail) - model(videos)).abs().max().item()
+        assert (moved > 1e-5) == changes, (preset, moved)  # tiny: float rounding (< 1e-7); small: 2e-4 to 1e-2
+
+
+def test_small_i3d_has_the_layout_of_tiny_and_names_both_presets():
+    """small adds only a weightless max-pool to tiny I3D: its shapes are tiny's, so a weights file is named as
+    either; the frame models' small stem pool shifts their keys, so theirs are told apart."""
+    from deepsava.models.i3d import temporal_paths
+    from deepsava.models.registry import identify
+    from deepsava.models.weights import shapes_of
+
+    assert shapes_of(create_model("i3d", 12, "small").state_dict()) == shapes_of(create_model("i3d", 12).state_dict())
+    assert identify(shapes_of(create_model("i3d", 12, "small").state_dict())) == "i3d (tiny or small preset, 12 classes)"
+    assert identify(shapes_of(create_model("cnn-gru", 6, "small").state_dict())) == "cnn-gru (small preset, 6 classes)"
+    assert torch.equal(temporal_paths("small", 40), temporal_paths("tiny", 40))  # the pool is 1 frame along time
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["inception-v3", "cnn-lstm"])
 def test_paper_frame_models_run(name):

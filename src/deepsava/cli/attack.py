@@ -6,7 +6,7 @@ from typing import Optional
 import typer
 
 from deepsava.attacks.blackbox import DEFAULT_QUERIES
-from deepsava.cli.common import INPUT_HELP, MODEL_SPECS, at_least_one, input_options, console, finish_run, invocation
+from deepsava.cli.common import INPUT_HELP, MODEL_SPECS, PRESET_HELP, at_least_one, input_options, console, finish_run, invocation
 from deepsava.data import DATASETS
 from deepsava.errors import InvalidArgumentError
 from deepsava.experiment.models import entry_frames, model_entry
@@ -22,7 +22,7 @@ def attack_command(
     checkpoint: Optional[str] = typer.Option(None, help="Checkpoint stem written by `deepsava train` (PATH.safetensors"
                                              " + PATH.json)."),
     weights: Optional[str] = typer.Option(None, help="State-dict file (.safetensors or .pt) for --model."),
-    preset: str = typer.Option("paper", help="Architecture size of one of our models with --weights: paper or tiny."),
+    preset: str = typer.Option("paper", help=PRESET_HELP),
     num_classes: Optional[int] = typer.Option(None, help="Class count of --weights (default: the dataset's)."),
     input: Optional[list[str]] = typer.Option(None, "--input", help=INPUT_HELP),
     dataset: str = typer.Option("synth-actions", help=f"Dataset attacked: {', '.join(n for n in DATASETS if n != 'video')}."),

@@ -8,8 +8,11 @@ import yaml
 
 from deepsava.errors import InvalidArgumentError
 from deepsava.models import MODEL_FAMILIES
+from deepsava.models.base import PRESETS
 
 MODEL_SPECS = ", ".join(family.form for family in MODEL_FAMILIES)  # for --model's help: every form a spec takes
+PRESET_HELP = (f"Architecture size of one of our models: {', '.join(PRESETS)} (tiny: 32x32 inside, trains on a CPU in"
+               " minutes; small: tiny's widths on the native 64x64 frames; paper: full size).")
 
 INTERRUPTED = 130  # the exit code of a run stopped by Ctrl-C (its stored results are kept)
 

@@ -6,7 +6,7 @@ from typing import Optional
 import typer
 
 from deepsava.attacks import DeepSAVA
-from deepsava.cli.common import MODEL_SPECS, fraction, invocation
+from deepsava.cli.common import MODEL_SPECS, PRESET_HELP, fraction, invocation
 from deepsava.defend import DEFENCES
 from deepsava.errors import InvalidArgumentError
 
@@ -22,7 +22,7 @@ def defend_command(
                             " after every epoch, from which the same command resumes after an interruption."),
     weights: Optional[str] = typer.Option(None, help="Start from these weights (fine-tuning): a checkpoint stem,"
                                           " a weights file or shipped:NAME. Default: random initialisation."),
-    preset: str = typer.Option("tiny", help="tiny or paper (full size)."),
+    preset: str = typer.Option("tiny", help=PRESET_HELP),
     epochs: int = typer.Option(5, help="Passes over the training split."),
     lr: float = typer.Option(1e-4, help="Initial Adam learning rate, cosine-decayed to 0."),
     batch_size: int = typer.Option(8, help="Videos per step over all processes (split evenly under torchrun)."),

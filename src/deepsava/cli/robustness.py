@@ -7,6 +7,7 @@ import typer
 from deepsava.cli.common import (
     INPUT_HELP,
     MODEL_SPECS,
+    PRESET_HELP,
     at_least_one,
     console,
     finish_run,
@@ -23,7 +24,7 @@ def robustness_command(
     checkpoint: Optional[str] = typer.Option(None, help="Checkpoint stem written by `deepsava train` or `deepsava"
                                              " defend` (PATH.safetensors + PATH.json)."),
     weights: Optional[str] = typer.Option(None, help="State-dict file (.safetensors or .pt) for --model."),
-    preset: str = typer.Option("paper", help="Architecture size of one of our models with --weights: paper or tiny."),
+    preset: str = typer.Option("paper", help=PRESET_HELP),
     num_classes: Optional[int] = typer.Option(None, help="Class count of --weights (default: the dataset's)."),
     input: Optional[list[str]] = typer.Option(None, "--input", help=INPUT_HELP),
     dataset: str = typer.Option("synth-actions", help=f"Dataset whose test split is sampled:"

@@ -192,7 +192,7 @@ def sensitivity_command(
     for net, name in models:
         net.requires_grad_(False)
         curves[name] = median_sensitivity(net, data, videos, batch_size, dev).tolist()
-        if getattr(net, "name", "") == "i3d" and getattr(net, "preset", None) in ("tiny", "paper"):
+        if getattr(net, "name", "") == "i3d" and getattr(net, "preset", None) is not None:
             paths = temporal_paths(net.preset, length)
             structural[f"{name}: paths along time (architecture)"] = (paths / paths.mean()).tolist()
     paths = temporal_paths("paper", length)  # the paper's I3D, whatever was measured

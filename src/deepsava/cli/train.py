@@ -4,7 +4,7 @@ from typing import Optional
 
 import typer
 
-from deepsava.cli.common import MODEL_SPECS, console, invocation
+from deepsava.cli.common import MODEL_SPECS, PRESET_HELP, console, invocation
 
 
 def train_command(
@@ -12,7 +12,7 @@ def train_command(
     model: str = typer.Option(..., help=f"The model: {MODEL_SPECS} (README: 'Attack your own model')."),
     dataset: str = typer.Option(..., help="Dataset name, e.g. synth-actions (trains on train, reports test)."),
     out: str = typer.Option(..., help="Checkpoint path stem: writes OUT.safetensors and OUT.json (metadata)."),
-    preset: str = typer.Option("tiny", help="tiny (small widths, trains on a CPU in minutes) or paper (full size)."),
+    preset: str = typer.Option("tiny", help=PRESET_HELP),
     epochs: int = typer.Option(30, help="Passes over the training split."),
     lr: float = typer.Option(1e-3, help="Initial Adam learning rate, cosine-decayed to 0."),
     batch_size: int = typer.Option(8, help="Videos per optimisation step."),
@@ -47,7 +47,7 @@ def evaluate_command(
     model: Optional[str] = typer.Option(None, help="Evaluate the shipped tiny checkpoint of this model instead (NAME or"
                                         " shipped:NAME), or any model spec with --weights (an hf: folder holds its own)."),
     weights: Optional[str] = typer.Option(None, help="The weights file of --model (e.g. torchvision's .pth)."),
-    preset: str = typer.Option("paper", help="Architecture size of one of our models with --weights: paper or tiny."),
+    preset: str = typer.Option("paper", help=PRESET_HELP),
     dataset: Optional[str] = typer.Option(None, help="Dataset to evaluate on; default: the checkpoint's own."),
     split: str = typer.Option("test", help="Dataset split: test or train."),
     frames: Optional[int] = typer.Option(None, help="Frames per clip; default: as in training."),

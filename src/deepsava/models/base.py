@@ -11,7 +11,10 @@ from deepsava.errors import InvalidCheckpointError, InvalidVideoError
 from deepsava.models.weights import match_state_dict
 from deepsava.video import check_videos
 
-PRESETS = ("tiny", "paper")
+# Architecture sizes of our models: ``tiny`` resizes frames to 32x32 inside (trains on a CPU in minutes);
+# ``small`` has tiny's widths but reads the native 64x64 frames, downsampling by a learnt stride-2 stem and a
+# max-pool as the full models do; ``paper`` is the full-size architecture of the paper.
+PRESETS = ("tiny", "small", "paper")
 LOG = logging.getLogger("deepsava")
 
 

@@ -47,8 +47,13 @@ TINY_LAYERS = [
     ("mixed", "Mixed_5b", (48, 32, 56, 12, 24, 24)),
 ]
 
-INPUT_SIZE = {"paper": 224, "tiny": 32}
-DROPOUT = {"paper": 0.5, "tiny": 0.0}  # the original's keep-probability 0.5; none for tiny (it slows learning)
+# tiny's layers on 64x64 frames: the paper's max-pool after the stem brings them to tiny's 16x16 after it.
+SMALL_LAYERS = TINY_LAYERS[:1] + [PAPER_LAYERS[1]] + TINY_LAYERS[1:]
+
+LAYERS = {"paper": PAPER_LAYERS, "tiny": TINY_LAYERS, "small": SMALL_LAYERS}
+INPUT_SIZE = {"paper": 224, "tiny": 32, "small": 64}
+# The original's keep-probability 0.5; none for tiny and small (it slows learning).
+DROPOUT = {"paper": 0.5, "tiny": 0.0, "small": 0.0}
 
 
 def same_padding(size: tuple[int, ...], kernel: tuple[int, ...], stride: tuple[int, ...]) -> list[int]:
@@ -118,7 +123,7 @@ class I3D(VideoClassifier):
     def __init__(self, num_classes: int, preset: str = "tiny"):
         super().__init__("i3d", preset, num_classes)
         self.input_size = INPUT_SIZE[preset]
-        layers = PAPER_LAYERS if preset == "paper" else TINY_LAYERS
+        layers = LAYERS[preset]
         self.layer_names = [name for _, name, _ in layers]
         in_ch = 3
         for kind, name, args in layers:
@@ -165,7 +170,7 @@ def temporal_paths(preset: str, frames: int) -> torch.Tensor:
     logits; with equal weights everywhere the input gradient of frame t would be proportional to it.
     """
     paths = torch.eye(frames, dtype=torch.float64)  # (positions now, input frames)
-    for kind, _, args in PAPER_LAYERS if preset == "paper" else TINY_LAYERS:
+    for kind, _, args in LAYERS[preset]:
         length = paths.shape[0]
         if kind == "mixed":
             paths = (torch.eye(length, dtype=torch.float64) + 3 * _windows(length, 3, 1)) @ paths

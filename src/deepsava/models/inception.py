@@ -4,7 +4,8 @@
 recurrent models. The ``paper`` preset is torchvision's ``inception_v3``
 architecture at 299x299; ``tiny`` keeps the Inception structure (stem, mixed
 blocks of 1x1 | 3x3 | double 3x3 | pool branches, pooling) at small widths on
-32x32 frames.
+32x32 frames; ``small`` is tiny on the native 64x64 frames, with a max-pool
+after its stride-2 first convolution (as in torchvision's stem).
 """
 
 import torch
@@ -15,7 +16,7 @@ from deepsava.models.base import VideoClassifier, resize_frames
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-INPUT_SIZE = {"paper": 299, "tiny": 32}
+INPUT_SIZE = {"paper": 299, "tiny": 32, "small": 64}
 
 
 class BasicConv2d(nn.Sequential):
@@ -52,14 +53,16 @@ class TinyInception(nn.Sequential):
 
     The last feature map is average-pooled to a ``grid x grid`` layout rather
     than to one vector: at this scale global pooling discards where things
-    are, which the recurrent head needs to follow motion.
+    are, which the recurrent head needs to follow motion. ``stem_pool`` adds a
+    3x3 stride-2 max-pool after the first convolution, for ``(N, 3, 64, 64)``.
     """
 
-    def __init__(self, grid: int = 4):
+    def __init__(self, grid: int = 4, stem_pool: bool = False):
         mixed_5b = MixedBlock2d(32, (16, 12, 16, 12, 16, 16))
         mixed_6b = MixedBlock2d(mixed_5b.out_channels, (24, 16, 24, 16, 24, 24))
+        stem = [BasicConv2d(3, 16, 3, stride=2)] + ([nn.MaxPool2d(3, 2, 1)] if stem_pool else [])
         super().__init__(
-            BasicConv2d(3, 16, 3, stride=2),
+            *stem,
             BasicConv2d(16, 32, 3),
             nn.MaxPool2d(3, 2, 1),
             mixed_5b,
@@ -88,7 +91,7 @@ class FrameCNN(nn.Module):
             self.body.fc = nn.Identity()
             self.out_features = 2048
         else:
-            self.body = TinyInception()
+            self.body = TinyInception(stem_pool=preset == "small")
             self.out_features = self.body.out_features
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)

@@ -7,7 +7,7 @@ An early frame reaches every later step's output, so it weighs most in the
 average, in line with the paper's finding that BO picks front frames more
 often for CNN+LSTM. The authors' Keras head (LSTM(2048) + dense 512) is not
 followed. Frame features: ``paper`` 2048-d globally pooled Inception-v3;
-``tiny`` keeps a 4x4 layout (see ``TinyInception``).
+``tiny`` and ``small`` keep a 4x4 layout (see ``TinyInception``).
 """
 
 import torch
@@ -17,7 +17,7 @@ from deepsava.models.base import VideoClassifier
 from deepsava.models.inception import FrameCNN, is_torchvision_inception, torchvision_to_frame_cnn
 
 CELLS = {"cnn-lstm": nn.LSTM, "cnn-gru": nn.GRU, "cnn-rnn": nn.RNN}
-HIDDEN = {"paper": 512, "tiny": 64}
+HIDDEN = {"paper": 512, "tiny": 64, "small": 64}
 
 
 class RecurrentClassifier(VideoClassifier):

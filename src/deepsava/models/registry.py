@@ -187,14 +187,20 @@ def identify(shapes: dict[str, tuple]) -> str | None:
     """
     shapes = {k: tuple(v) for k, v in shapes.items()}
     published = {f"net.{k}": v for k, v in shapes.items()}  # a torchvision file's keys, as the wrapper names them
-    candidates = [(name, preset, shapes) for name in MODELS for preset in PRESETS]
-    candidates += [(f"torchvision:{arch}", None, found) for arch in ARCHITECTURES for found in (shapes, published)]
-    for spec, preset, found in candidates:
-        layout, head = _layout(spec, 2, preset)
-        heads = [v for k, v in found.items() if k.startswith(head)]
-        if not heads or found.keys() != layout.keys() or heads[0][0] < 2:
-            continue
-        if all(found[k] == v for k, v in layout.items() if not k.startswith(head)):
-            classes = f"{heads[0][0]} classes"
-            return f"{spec} ({preset} preset, {classes})" if preset else f"{spec} ({classes})"
+    for name in MODELS:  # presets that differ only in layers without weights (i3d tiny, small) are named together
+        presets = [preset for preset in PRESETS if _class_count(shapes, name, preset)]
+        if presets:
+            return f"{name} ({' or '.join(presets)} preset, {_class_count(shapes, name, presets[0])} classes)"
+    for spec, found in ((f"torchvision:{arch}", found) for arch in ARCHITECTURES for found in (shapes, published)):
+        if classes := _class_count(found, spec, None):
+            return f"{spec} ({classes} classes)"
     return None
+
+
+def _class_count(shapes: dict[str, tuple], spec: str, preset: str | None) -> int | None:
+    """The class count when ``shapes`` are those of the model ``spec`` (at ``preset``), else None."""
+    layout, head = _layout(spec, 2, preset)
+    heads = [v for k, v in shapes.items() if k.startswith(head)]
+    if not heads or shapes.keys() != layout.keys() or heads[0][0] < 2:
+        return None
+    return heads[0][0] if all(shapes[k] == v for k, v in layout.items() if not k.startswith(head)) else None
