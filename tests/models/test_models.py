@@ -109,7 +109,8 @@ def test_small_i3d_has_the_layout_of_tiny_and_names_both_presets():
     from deepsava.models.weights import shapes_of
 
     assert shapes_of(create_model("i3d", 12, "small").state_dict()) == shapes_of(create_model("i3d", 12).state_dict())
-    assert identify(shapes_of(create_model("i3d", 12, "small").state_dict())) == "i3d (tiny or small preset, 12 classes)"
+    small_i3d = shapes_of(create_model("i3d", 12, "small").state_dict())
+    assert identify(small_i3d) == "i3d (tiny or small preset, 12 classes)"
     assert identify(shapes_of(create_model("cnn-gru", 6, "small").state_dict())) == "cnn-gru (small preset, 6 classes)"
     assert torch.equal(temporal_paths("small", 40), temporal_paths("tiny", 40))  # the pool is 1 frame along time
 

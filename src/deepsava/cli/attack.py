@@ -6,7 +6,8 @@ from typing import Optional
 import typer
 
 from deepsava.attacks.blackbox import DEFAULT_QUERIES
-from deepsava.cli.common import INPUT_HELP, MODEL_SPECS, PRESET_HELP, at_least_one, input_options, console, finish_run, invocation
+from deepsava.cli.common import (INPUT_HELP, MODEL_SPECS, PRESET_HELP, at_least_one, console, finish_run, input_options,
+                                 invocation)
 from deepsava.data import DATASETS
 from deepsava.errors import InvalidArgumentError
 from deepsava.experiment.models import entry_frames, model_entry
