@@ -32,16 +32,17 @@ def test_holm_adjusts_step_down_and_keeps_the_order():
     assert adjusted[0] == pytest.approx(0.5) and math.isnan(adjusted[1]) and adjusted[2] == pytest.approx(0.002)
 
 
-def cell(model, label, spec, successes, attacked):
+def cell(model, label, spec, successes, attacked, architecture="i3d"):
     stats = {"successes": successes, "attacked": attacked, "videos": attacked, "fooling_rate": successes / attacked}
     return CellView(key=f"{model}-{label}", label=label, base=label, model=model, method=spec["method"],
-                    params=spec, stats=stats, spec=spec)
+                    params=spec, stats=stats, spec=spec, identity={"model": architecture})
 
 
-def test_the_comparisons_pair_cells_differing_in_one_setting_and_one_attack_on_two_models():
+def test_the_comparisons_pair_cells_differing_in_one_setting_and_one_attack_on_two_models_of_one_architecture():
     cells = [cell("i3d", "first", {"method": "deepsava", "selector": "first"}, 1, 20),
              cell("i3d", "bo", {"method": "deepsava", "selector": "bo"}, 18, 20),
-             cell("defended", "first", {"method": "deepsava", "selector": "first"}, 2, 20)]
+             cell("defended", "first", {"method": "deepsava", "selector": "first"}, 2, 20),
+             cell("inception-v3", "first", {"method": "deepsava", "selector": "first"}, 9, 20, "inception-v3")]
     (table,) = comparisons_table(SimpleNamespace(cells=cells))
     rows = {(r[0], r[1]): r for r in table.rows}
     first_bo = rows[("i3d · first", "i3d · bo")]

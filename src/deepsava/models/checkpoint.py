@@ -21,7 +21,8 @@ from deepsava.models.registry import create_model, expected_shapes, identify
 from deepsava.models.weights import header_shapes, load_weights_file, shape_problems
 
 SHIPPED = ("i3d", "inception-v3", "cnn-lstm", "cnn-rnn", "cnn-gru",
-           "cnn-lstm-shared", "cnn-rnn-shared", "cnn-gru-shared")  # *-shared: heads over inception-v3's frozen CNN
+           "cnn-lstm-shared", "cnn-rnn-shared", "cnn-gru-shared",  # *-shared: heads over inception-v3's frozen CNN
+           "i3d-small", "inception-v3-small", "cnn-lstm-small")  # *-small: the small preset, native 64x64 frames
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 # Written by `deepsava defend` (fine-tuned from the shipped models above; their JSON holds the command),
 # kept in checkpoints/defended/: the models of the paper's Tables 11 and B.13 (and a TRADES model beside them).

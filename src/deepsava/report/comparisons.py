@@ -2,7 +2,7 @@
 
 The pairs compared are the paper's kind of comparison: two cells of one model that differ in one
 setting (the selector, the mode, the number of frames, the method, a budget, ...), and one attack
-(the same cell label) on two models (e.g. two defences). A model with at most ``ALL_PAIRS`` cells
+(the same cell label) on two models of one architecture (e.g. two defences of Inception-v3). A model with at most ``ALL_PAIRS`` cells
 gets every pair. Each row gives both FRs with their successes over attacked videos (pooled over
 repeats), the difference, the two-sided p-value of Fisher's exact test and Holm's adjustment over
 all the rows of the table.
@@ -39,9 +39,14 @@ def comparison_pairs(run: Run) -> list[tuple[CellView, CellView, str]]:
     for label in dict.fromkeys(c.label for c in cells):
         same = [c for c in cells if c.label == label]
         for a, b in itertools.combinations(same, 2):
-            if a.model != b.model:
+            if a.model != b.model and _architecture(a) == _architecture(b):
                 pairs.append((a, b, "model"))
     return pairs
+
+
+def _architecture(cell: CellView) -> str | None:
+    """What the model is, apart from its weights: ``i3d``, ``torchvision:r3d_18`` (None when unknown)."""
+    return cell.identity.get("model") or cell.identity.get("spec")
 
 
 def comparisons_table(run: Run) -> list[Table]:
@@ -58,7 +63,7 @@ def comparisons_table(run: Run) -> list[Table]:
                   caption="FR with successes/attacked videos pooled over repeats; p: two-sided Fisher exact test of"
                           " equal rates; Holm: adjusted over every row of this table. Bold: Holm-adjusted p < 0.05."
                           " Pairs: two cells of one model differing in one setting (every pair when a model has"
-                          f" at most {ALL_PAIRS} cells), and one attack on two models.")
+                          f" at most {ALL_PAIRS} cells), and one attack on two models of one architecture.")
     for row, ((a, b, what), p, q) in enumerate(zip(pairs, p_values, adjusted)):
         fr_a, fr_b = a.stats["fooling_rate"], b.stats["fooling_rate"]
         table.rows.append([f"{a.model} · {a.label}", f"{b.model} · {b.label}", what,
