@@ -142,6 +142,14 @@ def test_unknown_shipped_name_is_refused():
 SHIPPED = sorted(p.stem for p in SHIPPED_DIR.glob("*.safetensors"))
 
 
+def test_every_shipped_name_has_its_files_and_every_file_a_name():
+    from deepsava.models.checkpoint import DEFENDED
+    from deepsava.models.checkpoint import SHIPPED as NAMED
+
+    assert sorted(NAMED) == SHIPPED
+    assert sorted(DEFENDED) == sorted(p.stem for p in (SHIPPED_DIR / "defended").glob("*.safetensors"))
+
+
 @pytest.fixture(scope="module")
 def test_split():
     from deepsava.data import load_dataset
