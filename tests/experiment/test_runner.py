@@ -12,7 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
+from deepsava.errors import InvalidArgumentError
 from deepsava.experiment.plan import video_order
 from deepsava.experiment.runner import run_experiment
 from deepsava.experiment.summary import summarize_repeats, summarize_store
@@ -157,6 +159,25 @@ def test_ctrl_c_stops_after_the_batch_and_says_how_to_resume(workdir, tmp_path):
     assert "resume with: deepsava experiment" in output and str(out) in output
     count = len(stored(db))
     assert 0 < count < 24 and count % 2 == 0
+
+
+def test_model_runs_only_that_models_cells_and_its_resume_command_says_so(workdir, tmp_path):
+    from deepsava.models import create_model, save_checkpoint
+
+    torch.manual_seed(1)
+    save_checkpoint(create_model("cnn-gru", 2), tmp_path / "gru", {"classes": ["move-left", "move-right"]})
+    config = small_config(workdir, repeats=1, examples=0)
+    config["models"]["gru"] = {"checkpoint": str(tmp_path / "gru")}
+    config["cells"] = config["cells"][:1]
+    path = write(tmp_path, "two.yaml", config)
+    with pytest.raises(InvalidArgumentError, match="--model gro: not a model of small .*lstm, gru"):
+        run_experiment(path, out=tmp_path / "run", limit=2, device="cpu", progress=False, models=["gro"])
+    outcome = run_experiment(path, out=tmp_path / "run", limit=2, device="cpu", progress=False, models=["gru"])
+    assert [row["model"] for row in outcome.summary] == ["gru"] and outcome.videos_total == 2
+    assert "--model gru --limit 2" in outcome.resume_command
+    assert {r["model"] for r in stored(tmp_path / "run" / "results.sqlite")} == {"gru"}
+    rest = run_experiment(path, out=tmp_path / "run", limit=2, device="cpu", progress=False)
+    assert rest.batches_run == 1 and [row["model"] for row in rest.summary] == ["lstm", "gru"]
 
 
 def test_limit_reuses_stored_videos_and_force_recomputes(workdir, tmp_path):

@@ -40,6 +40,9 @@ def experiment_command(
     device: str = RUN_DEVICE,
     force: bool = RUN_FORCE,
     progress: bool = RUN_PROGRESS,
+    model: Optional[list[str]] = typer.Option(None, help="Run only the cells of this model (a label under the"
+                                              " config's models:); repeat it for several. The others keep what is"
+                                              " stored and run later."),
 ) -> None:
     """Run every cell of an experiment, resumably; print the per-cell summary (FR ± 99% CI, ANI, AAP, ASP, ...) and
     the worst case over attacks of each group its cells name (worst_case: NAME)."""
@@ -49,7 +52,7 @@ def experiment_command(
 
     shown = console()
     outcome = run_experiment(config, out=out, limit=limit, device=device, force=force, progress=progress,
-                             console=shown)
+                             console=shown, models=model)
     shown.print(summary_table(outcome.summary, title=f"{Path(config).stem}: {outcome.store_path}"))
     if outcome.worst_case:
         shown.print(rich_table(worst_case_table(outcome.worst_case)))
@@ -91,7 +94,7 @@ def _run_study(config_path: str, out, limit, device, force, progress, needs: str
                                  f" '{needs}:' key (see configs/{example}.yaml)")
     shown = console()
     outcome = run_experiment(config, out=out, limit=limit, device=device, force=force, progress=progress,
-                             console=shown)
+                             console=shown, models=model)
     tables = transfer_tables if needs == "transfer" else compression_tables
     for table in tables(load_run(outcome.out)):
         shown.print(rich_table(table))

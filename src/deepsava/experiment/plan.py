@@ -36,8 +36,10 @@ def cell_key(canonical: dict) -> str:
     return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()[:20]
 
 
-def resume_command(config, out: Path, limit: int | None, device: str) -> str:
+def resume_command(config, out: Path, limit: int | None, device: str, models: list[str] | None = None) -> str:
     parts = ["deepsava", "experiment", config.path or "CONFIG.yaml", "--out", str(out)]
+    for model in models or []:
+        parts += ["--model", model]
     if limit is not None:
         parts += ["--limit", str(limit)]
     if device != "auto":

@@ -36,7 +36,7 @@ import json
 import os
 import signal
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -254,11 +254,13 @@ def origin(spec: dict, dataset, index: int) -> dict:
 
 def run_experiment(config: str | Path | ExperimentConfig, out: str | Path | None = None, limit: int | None = None,
                    device: str = "auto", force: bool = False, progress: bool = True, console=None,
-                   resume: str | None = None) -> RunOutcome:
+                   resume: str | None = None, models: list[str] | None = None) -> RunOutcome:
     """Run (or resume) every cell of an experiment; return the per-cell summary.
 
     ``limit`` caps the videos per cell and repeat; ``force`` discards the stored
-    results of this config's cells first. ``progress`` shows a rich progress bar.
+    results of this config's cells first. ``models`` (labels under the config's
+    ``models:``) runs only those models' cells; the others wait for a later run.
+    ``progress`` shows a rich progress bar.
     ``resume``: the command that resumes this run, stored and printed (default
     ``deepsava experiment CONFIG --out OUT ...``; the demo gives its own).
     Under ``torchrun`` the batches are shared out over the processes and merged
@@ -269,8 +271,15 @@ def run_experiment(config: str | Path | ExperimentConfig, out: str | Path | None
         config = load_config(config)
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise InvalidArgumentError(f"--limit must be a positive integer, got {limit!r}")
+    out = Path(out) if out is not None else Path("runs") / config.name
+    if models:
+        unknown = [m for m in models if m not in config.models]
+        if unknown:
+            raise InvalidArgumentError(f"--model {unknown[0]}: not a model of {config.name} (its models:"
+                                       f" {', '.join(config.models)})")
+        resume = resume or resume_command(config, out, limit, device, models)
+        config = replace(config, cells=[c for c in config.cells if c.model in models])
     with session(device) as ranks:
-        out = Path(out) if out is not None else Path("runs") / config.name
         return _run_sharded(config, out, limit, device, force, progress, console, ranks, resume)
 
 
