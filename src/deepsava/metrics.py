@@ -130,6 +130,24 @@ def fisher_p(successes_a: int, trials_a: int, successes_b: int, trials_b: int) -
     return float(stats.fisher_exact(table, alternative="two-sided").pvalue)
 
 
+def mcnemar_p(only_a: int, only_b: int) -> float:
+    """Two-sided p-value of McNemar's exact test: of the videos two attacks disagree on, ``only_a`` fooled by A alone
+    and ``only_b`` by B alone; equal rates make either count Binomial(only_a + only_b, 1/2). 1 when none disagree."""
+    if only_a + only_b == 0:
+        return 1.0
+    return float(stats.binomtest(only_a, only_a + only_b, 0.5, alternative="two-sided").pvalue)
+
+
+def paired_outcomes(records_a: Sequence[dict], records_b: Sequence[dict]) -> tuple[int, int, int]:
+    """(A only, B only, both attacked): successes on the videos (and repeats) that both attacks attacked."""
+    def attacked(records):
+        return {(r["video_id"], r.get("repeat", 0)): bool(r["success"]) for r in _attacked(records)}
+
+    a, b = attacked(records_a), attacked(records_b)
+    common = a.keys() & b.keys()
+    return sum(a[k] and not b[k] for k in common), sum(b[k] and not a[k] for k in common), len(common)
+
+
 def holm(p_values: Sequence[float]) -> list[float]:
     """Holm's step-down adjustment of p-values for multiple comparisons (nan stays nan and is not counted)."""
     ranked = sorted((p, i) for i, p in enumerate(p_values) if not math.isnan(p))

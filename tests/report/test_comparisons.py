@@ -3,7 +3,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from deepsava.metrics import fisher_p, holm
+from deepsava.metrics import fisher_p, holm, mcnemar_p, paired_outcomes
 from deepsava.report.comparisons import comparisons_table
 from deepsava.report.run import CellView
 
@@ -32,6 +32,23 @@ def test_holm_adjusts_step_down_and_keeps_the_order():
     assert adjusted[0] == pytest.approx(0.5) and math.isnan(adjusted[1]) and adjusted[2] == pytest.approx(0.002)
 
 
+@pytest.mark.parametrize("only_a,only_b", [(0, 9), (3, 4), (10, 2), (0, 0), (25, 25)])
+def test_mcnemar_p_is_the_exact_binomial_test_on_the_discordant_videos(only_a, only_b):
+    n = only_a + only_b
+    tail = sum(math.comb(n, i) for i in range(min(only_a, only_b) + 1)) / 2**n if n else 0.5
+    assert mcnemar_p(only_a, only_b) == pytest.approx(min(1.0, 2 * tail), rel=1e-9)
+
+
+def test_paired_outcomes_count_only_videos_both_cells_attacked():
+    def record(video, success, correct=True, repeat=0):
+        return {"video_id": video, "repeat": repeat, "clean_correct": correct, "success": success}
+
+    a = [record("v1", True), record("v2", True), record("v3", False), record("v4", True, correct=False),
+         record("v1", False, repeat=1)]
+    b = [record("v1", False), record("v2", True), record("v3", True), record("v4", False), record("v5", True)]
+    assert paired_outcomes(a, b) == (1, 1, 3)  # v1 by A alone, v3 by B alone; v4 unattacked in A, v5 and repeat 1 unshared
+
+
 def cell(model, label, spec, successes, attacked, architecture="i3d"):
     stats = {"successes": successes, "attacked": attacked, "videos": attacked, "fooling_rate": successes / attacked}
     return CellView(key=f"{model}-{label}", label=label, base=label, model=model, method=spec["method"],
@@ -51,6 +68,19 @@ def test_the_comparisons_pair_cells_differing_in_one_setting_and_one_attack_on_t
     assert rows[("i3d · first", "defended · first")][2] == "model"
     assert len(table.rows) == 2
     assert (0, 7) in table.bold and (1, 7) not in table.bold  # 1/20 vs 18/20 is no noise; 1/20 vs 2/20 is
+    assert first_bo[8] == "–" and first_bo[9] == "–"  # no records: no paired view
+
+
+def test_the_comparisons_add_the_paired_view_of_cells_that_attacked_the_same_videos():
+    def records(successes):
+        return [{"video_id": f"v{i}", "repeat": 0, "clean_correct": True, "success": s} for i, s in enumerate(successes)]
+
+    first = cell("i3d", "first", {"method": "deepsava", "selector": "first"}, 2, 10)
+    bo = cell("i3d", "bo", {"method": "deepsava", "selector": "bo"}, 9, 10)
+    stored = {first.key: records([True, True] + [False] * 8), bo.key: records([False] + [True] * 9)}
+    (table,) = comparisons_table(SimpleNamespace(cells=[first, bo], records=stored))
+    (row,) = table.rows
+    assert row[8] == "1 / 8 (of 10)" and float(row[9]) == pytest.approx(mcnemar_p(1, 8), rel=1e-2)
 
 
 def test_fr_against_budget_counts_a_video_from_the_smallest_budget_that_fooled_it():

@@ -5,13 +5,14 @@ setting (the selector, the mode, the number of frames, the method, a budget, ...
 (the same cell label) on two models of one architecture (e.g. two defences of Inception-v3). A model with at most ``ALL_PAIRS`` cells
 gets every pair. Each row gives both FRs with their successes over attacked videos (pooled over
 repeats), the difference, the two-sided p-value of Fisher's exact test and Holm's adjustment over
-all the rows of the table.
+all the rows of the table, and the paired view: on the videos both cells attacked (cells of one run
+attack the same sample), how many each fooled alone and McNemar's exact p on those.
 """
 
 import itertools
 import json
 
-from deepsava.metrics import fisher_p, holm
+from deepsava.metrics import fisher_p, holm, mcnemar_p, paired_outcomes
 from deepsava.report.elements import Table
 from deepsava.report.run import CellView, Run
 from deepsava.report.text import number, points, share
@@ -58,18 +59,25 @@ def comparisons_table(run: Run) -> list[Table]:
                 for a, b, _ in pairs]
     adjusted = holm(p_values)
     table = Table("comparisons", "Comparisons: is a difference in FR more than noise?",
-                  ["cell A", "cell B", "differs in", "FR A", "FR B", "B − A (points)", "p (Fisher)", "p (Holm)"],
+                  ["cell A", "cell B", "differs in", "FR A", "FR B", "B − A (points)", "p (Fisher)", "p (Holm)",
+                   "paired: A only / B only (of n)", "p (McNemar)"],
                   text_columns=3,
                   caption="FR with successes/attacked videos pooled over repeats; p: two-sided Fisher exact test of"
                           " equal rates; Holm: adjusted over every row of this table. Bold: Holm-adjusted p < 0.05."
+                          " Paired: on the n videos both cells attacked, those fooled by A alone and by B alone, and"
+                          " McNemar's exact two-sided p on them (the stronger test when the cells share videos)."
                           " Pairs: two cells of one model differing in one setting (every pair when a model has"
                           f" at most {ALL_PAIRS} cells), and one attack on two models of one architecture.")
+    records = getattr(run, "records", {})
     for row, ((a, b, what), p, q) in enumerate(zip(pairs, p_values, adjusted)):
         fr_a, fr_b = a.stats["fooling_rate"], b.stats["fooling_rate"]
+        only_a, only_b, common = paired_outcomes(records.get(a.key, []), records.get(b.key, []))
         table.rows.append([f"{a.model} · {a.label}", f"{b.model} · {b.label}", what,
                            share(fr_a, a.stats["successes"], a.stats["attacked"]),
                            share(fr_b, b.stats["successes"], b.stats["attacked"]), points(fr_b - fr_a),
-                           number(p, "{:.3g}"), number(q, "{:.3g}")])
+                           number(p, "{:.3g}"), number(q, "{:.3g}"),
+                           f"{only_a} / {only_b} (of {common})" if common else "–",
+                           number(mcnemar_p(only_a, only_b), "{:.3g}") if common else "–"])
         if q < ALPHA:
             table.bold.update({(row, 5), (row, 7)})
     return [table]
