@@ -50,7 +50,7 @@ class Panel:
     ylabel: str
     series: list[Series] = field(default_factory=list)
     percent: bool = False  # y in [0, 1], shown as percentages
-    log2_x: bool = False  # x on a base-2 log axis (numbers of frames 1, 2, 4, 8)
+    log2_x: bool = False  # x on a base-2 log axis (numbers of frames 1, 2, 4, 8; budgets 0.005 ... 0.1)
     style: str = "lines"
 
 

@@ -157,7 +157,8 @@ def budget_plots(run: Run) -> list[Image]:
                 if m == model:
                     xs, ys, n = fooled_within_budget(members, run.records, axis)
                     series.append(Series(f"{label} (n={n})", xs, ys))
-            panels.append(Panel(f"{model}: FR against the {name} budget", xlabel, "fooled", series, percent=True))
+            panels.append(Panel(f"{model}: FR against the {name} budget", xlabel, "fooled", series, percent=True,
+                                log2_x=True))  # budget grids span decades
     if not panels:
         return []
     return [Image("fr-budget", "Fooling rate against the perturbation budget", line_figure(panels, columns=2),
