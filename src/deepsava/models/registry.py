@@ -188,9 +188,9 @@ def identify(shapes: dict[str, tuple]) -> str | None:
     shapes = {k: tuple(v) for k, v in shapes.items()}
     published = {f"net.{k}": v for k, v in shapes.items()}  # a torchvision file's keys, as the wrapper names them
     for name in MODELS:  # presets that differ only in layers without weights (i3d tiny, small) are named together
-        presets = [preset for preset in PRESETS if _class_count(shapes, name, preset)]
-        if presets:
-            return f"{name} ({' or '.join(presets)} preset, {_class_count(shapes, name, presets[0])} classes)"
+        counts = {preset: count for preset in PRESETS if (count := _class_count(shapes, name, preset))}
+        if counts:
+            return f"{name} ({' or '.join(counts)} preset, {next(iter(counts.values()))} classes)"
     for spec, found in ((f"torchvision:{arch}", found) for arch in ARCHITECTURES for found in (shapes, published)):
         if classes := _class_count(found, spec, None):
             return f"{spec} ({classes} classes)"
