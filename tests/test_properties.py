@@ -202,10 +202,11 @@ ATTACKS = {  # (model, k, steps, rate: the learning rate or PGD's alpha, eps, ss
         selector_options={"evaluations": 2, "initial": 1, "probe_steps": 1}),
     "sparse": lambda m, k, n, rate, eps, sb, lb: Sparse(m, frames=k, selector="saliency", steps=n, lr=rate,
                                                         ssim_budget=sb, l21_budget=lb),
-    "flicker": lambda m, k, n, rate, eps, sb, lb: Flicker(m, frames=k, steps=n, lr=rate),
+    "flicker": lambda m, k, n, rate, eps, sb, lb: Flicker(m, frames=k, steps=n, lr=rate, ssim_budget=sb,
+                                                          l21_budget=lb),
     "pgd": lambda m, k, n, rate, eps, sb, lb: PGD(m, frames=k, eps=eps, alpha=rate, steps=n),
 }
-BUDGETED = ("deepsava", "deepsava-bo", "sparse")
+BUDGETED = ("deepsava", "deepsava-bo", "sparse", "flicker")
 
 
 def accepted(method: str, steps, rate, eps, ssim_budget, l21_budget) -> bool:

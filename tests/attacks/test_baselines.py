@@ -161,6 +161,36 @@ def test_sparse_l21_budget_respected(first_frame):
     assert result.l21[result.clean_correct].max() > 0.015  # the budget is used, not avoided
 
 
+@pytest.mark.parametrize("budget", [{"ssim_budget": 0.99}, {"l21_budget": 0.02}])
+def test_sparse_flicker_budget_respected(budget):
+    """Budgets bind the flickered frame as they bind Sparse's: within the budget, and the budget is used."""
+    model = Sensitive(gain=16, frame=0).eval()
+    videos, _ = videos_and_labels(model, batch=8, frames=8)
+    videos = 0.3 + 0.4 * videos  # in [0.3, 0.7]: offsets up to 0.2 never clip
+    labels = model(videos).argmax(dim=1)
+    free = SparseFlicker(model, steps=40)(videos, labels)
+    result = SparseFlicker(model, steps=40, **budget)(videos, labels)
+    assert SparseFlicker(model, **budget).steps == 500 and SparseFlicker(model).steps == 100
+    attacked = result.clean_correct
+    if "ssim_budget" in budget:
+        assert (free.ssim[attacked] < 0.99).any()  # unbounded, the offset exceeds the budget ...
+        assert (result.ssim[attacked] >= 0.99).all()  # ... which the projection enforces
+        assert result.ssim[attacked].min() < 0.995  # and uses
+    else:
+        assert (free.l21[attacked] > 0.02).any()
+        assert (result.l21 <= 0.02 + 1e-6).all()
+        assert result.l21[attacked].max() > 0.015
+    delta = (result.adversarial - videos)[:, 0].flatten(2)  # still one uniform offset per channel of frame 0
+    assert (delta.amax(dim=2) - delta.amin(dim=2)).max() < 1e-6
+
+
+def test_flicker_params_name_a_budget_only_when_set():
+    """Unbudgeted settings keep their earlier keys, so that stored experiment cells still match."""
+    model = Sensitive()
+    assert "ssim_budget" not in SparseFlicker(model).params() and "l21_budget" not in SparseFlicker(model).params()
+    assert SparseFlicker(model, l21_budget=0.05).params()["l21_budget"] == 0.05
+
+
 def test_flicker_offsets_uniform_within_each_frame():
     model = Sensitive(gain=4).eval()
     videos, labels = videos_and_labels(model, batch=4, frames=6)
@@ -222,6 +252,8 @@ def test_bad_arguments():
         Sparse(model, l21_budget=0)
     with pytest.raises(InvalidArgumentError, match="max_offset"):
         Flicker(model, max_offset=0)
+    with pytest.raises(InvalidArgumentError, match="ssim_budget"):
+        SparseFlicker(model, ssim_budget=1.5)
     with pytest.raises(InvalidArgumentError, match="eps"):
         PGD(model, eps=0)
     with pytest.raises(InvalidArgumentError, match="frames"):

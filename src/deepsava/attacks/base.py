@@ -35,6 +35,16 @@ def check_finite(**values) -> None:
             raise InvalidArgumentError(f"{name} must be a finite number, got {value!r}")
 
 
+def check_budgets(ssim_budget: float | None, l21_budget: float | None) -> bool:
+    """Raise InvalidArgumentError for a budget out of range (SSIM in (0, 1], l2,1 > 0); True when either is set."""
+    check_finite(ssim_budget=ssim_budget, l21_budget=l21_budget)
+    if ssim_budget is not None and not 0.0 < ssim_budget <= 1.0:
+        raise InvalidArgumentError(f"ssim_budget must lie in (0, 1], got {ssim_budget}")
+    if l21_budget is not None and not l21_budget > 0.0:
+        raise InvalidArgumentError(f"l21_budget must be positive, got {l21_budget}")
+    return ssim_budget is not None or l21_budget is not None
+
+
 def _is_count(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 

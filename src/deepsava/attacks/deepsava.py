@@ -13,7 +13,7 @@ evaluation, so every video the model sees, and the one returned, is within it.
 
 import torch
 
-from deepsava.attacks.base import Optimised, VideoAttack, check_finite
+from deepsava.attacks.base import Optimised, VideoAttack, check_budgets, check_finite
 from deepsava.errors import InvalidArgumentError
 from deepsava.perturb import MODES, flow_smoothness, frame_rms, gather_frames, ssim
 from deepsava.perturb.ssim import reference_moments
@@ -107,21 +107,16 @@ class DeepSAVA(VideoAttack):
                  ssim_budget: float | None = None, l21_budget: float | None = None, targeted: bool = False,
                  seed: int = 0, selector_options: dict | None = None, criterion=None, early_stop: bool = True,
                  flow_weight: float = 0.0, flow_penalty: str = "l1"):
-        check_finite(lam=lam, lr=lr, noise_lr=noise_lr, flow_lr=flow_lr, ssim_budget=ssim_budget, l21_budget=l21_budget,
-                     flow_weight=flow_weight)
+        check_finite(lam=lam, lr=lr, noise_lr=noise_lr, flow_lr=flow_lr, flow_weight=flow_weight)
+        budgeted = check_budgets(ssim_budget, l21_budget)
         if mode not in MODES:
             raise InvalidArgumentError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
         if flow_penalty not in FLOW_PENALTIES:
             raise InvalidArgumentError(f"unknown flow_penalty {flow_penalty!r}: use one of {', '.join(FLOW_PENALTIES)}")
-        if ssim_budget is not None and not 0.0 < ssim_budget <= 1.0:
-            raise InvalidArgumentError(f"ssim_budget must lie in (0, 1], got {ssim_budget}")
-        if l21_budget is not None and not l21_budget > 0.0:
-            raise InvalidArgumentError(f"l21_budget must be positive, got {l21_budget}")
         for label, value in (("lr", lr), ("noise_lr", noise_lr), ("flow_lr", flow_lr), ("lam", lam),
                              ("flow_weight", flow_weight)):
             if value is not None and not value >= 0.0:
                 raise InvalidArgumentError(f"{label} must be non-negative, got {value}")
-        budgeted = ssim_budget is not None or l21_budget is not None
         super().__init__(model, frames, selector, (500 if budgeted else 100) if steps is None else steps, targeted, seed,
                          selector_options, criterion, early_stop)
         self.mode = mode

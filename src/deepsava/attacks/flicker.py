@@ -19,6 +19,11 @@ step are clipped to +-``max_offset`` = 0.2, Pony et al.'s +-0.4 on [-1, 1] input
 expressed on our [0, 1] scale; frames are then clipped to [0, 1]. Adam with the
 paper's learning rate 0.01 for all methods (Pony et al. use 0.001), beta1 = beta2
 = 0.1, kappa = 0.05 on the logits, 100 steps, early stop per video as DeepSAVA.
+With an ``ssim_budget`` or ``l21_budget`` the flickered frames are scaled back onto
+the budget before every evaluation, as DeepSAVA's and Sparse's are
+(:func:`deepsava.attacks.deepsava.project_to_budget`), and the step limit becomes
+500 (paper Section 4.2.1): the FR-against-budget curves compare all three at equal
+perturbation.
 
 How ART's ``OverTheAirFlickeringPyTorch`` (1.20) differs, with m = p_y - max_{j != y} p_j
 + margin on softmax probabilities p (targeted: the sign of the difference flipped):
@@ -47,7 +52,8 @@ selector (default the first ones), the paper's Sparse Flickering baseline.
 
 import torch
 
-from deepsava.attacks.base import Optimised, VideoAttack, check_finite
+from deepsava.attacks.base import Optimised, VideoAttack, check_budgets, check_finite
+from deepsava.attacks.deepsava import project_to_budget
 from deepsava.errors import InvalidArgumentError
 from deepsava.perturb import gather_frames
 
@@ -81,20 +87,24 @@ class Flicker(VideoAttack):
         model: video classifier taking (B, T, C, H, W) in [0, 1].
         frames: None (default) flickers every frame; an integer k restricts it to k frames.
         selector: frame selector when ``frames`` is given (default "first").
-        steps: iteration limit (default 100).
+        steps: iteration limit; default 100, or 500 with a budget.
         lr: Adam learning rate (default 0.01).
         beta_thickness, beta_roughness: weights of the two regularisers (default 0.1 each).
         kappa: margin of the logit hinge (default 0.05).
         max_offset: largest absolute offset per frame and channel (default 0.2 on [0, 1]).
+        ssim_budget: lowest SSIM allowed for a flickered frame, in (0, 1].
+        l21_budget: largest l2,1 norm allowed for a video's perturbation, > 0.
     """
 
     name = "flicker"
 
-    def __init__(self, model, frames: int | None = None, selector="first", steps: int = 100, lr: float = 0.01,
+    def __init__(self, model, frames: int | None = None, selector="first", steps: int | None = None, lr: float = 0.01,
                  beta_thickness: float = 0.1, beta_roughness: float = 0.1, kappa: float = 0.05,
-                 max_offset: float = 0.2, targeted: bool = False, seed: int = 0, selector_options: dict | None = None):
+                 max_offset: float = 0.2, ssim_budget: float | None = None, l21_budget: float | None = None,
+                 targeted: bool = False, seed: int = 0, selector_options: dict | None = None):
         check_finite(lr=lr, beta_thickness=beta_thickness, beta_roughness=beta_roughness, kappa=kappa,
                      max_offset=max_offset)
+        budgeted = check_budgets(ssim_budget, l21_budget)
         for label, value in (("beta_thickness", beta_thickness), ("beta_roughness", beta_roughness), ("kappa", kappa)):
             if not value >= 0.0:
                 raise InvalidArgumentError(f"{label} must be non-negative, got {value}")
@@ -103,13 +113,15 @@ class Flicker(VideoAttack):
         if not 0.0 < max_offset <= 1.0:
             raise InvalidArgumentError(f"max_offset must lie in (0, 1], got {max_offset}")
         self.dense = frames is None
-        super().__init__(model, 1 if self.dense else frames, "first" if self.dense else selector, steps, targeted,
-                         seed, selector_options)
+        super().__init__(model, 1 if self.dense else frames, "first" if self.dense else selector,
+                         (500 if budgeted else 100) if steps is None else steps, targeted, seed, selector_options)
         self.lr = lr
         self.beta_thickness = beta_thickness
         self.beta_roughness = beta_roughness
         self.kappa = kappa
         self.max_offset = max_offset
+        self.ssim_budget = ssim_budget
+        self.l21_budget = l21_budget
 
     def __call__(self, videos, labels, targets=None):
         if self.dense and torch.is_tensor(videos) and videos.dim() == 5:
@@ -121,6 +133,9 @@ class Flicker(VideoAttack):
                   "beta_roughness": self.beta_roughness, "kappa": self.kappa, "max_offset": self.max_offset}
         if self.dense:
             params.update(frames="all", selector="all")
+        for name in ("ssim_budget", "l21_budget"):  # absent when unset, so that the cell keys of earlier runs stay
+            if getattr(self, name) is not None:
+                params[name] = getattr(self, name)
         return params
 
     def objective(self, logits: torch.Tensor, labels: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
@@ -134,10 +149,11 @@ class Flicker(VideoAttack):
         clean = gather_frames(videos, frames)  # (B, k, C, H, W)
         offsets = torch.zeros(b, k, c, 1, 1, device=videos.device, dtype=videos.dtype, requires_grad=True)
         optimizer = torch.optim.Adam([offsets], lr=self.lr)
-
+        budgeted = self.ssim_budget is not None or self.l21_budget is not None
 
         def perturb(rows):
-            return (clean[rows] + offsets[rows]).clamp(0.0, 1.0)
+            out = (clean[rows] + offsets[rows]).clamp(0.0, 1.0)
+            return project_to_budget(out, clean[rows], self.ssim_budget, self.l21_budget) if budgeted else out
 
         def objective(rows, perturbed, logits):
             index = frames[rows].unsqueeze(-1).expand(-1, -1, c)

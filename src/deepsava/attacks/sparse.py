@@ -28,7 +28,7 @@ model sees, x^ - x (after clipping to [0, 1] and any budget projection), on the
 
 import torch
 
-from deepsava.attacks.base import Optimised, VideoAttack, check_finite
+from deepsava.attacks.base import Optimised, VideoAttack, check_budgets, check_finite
 from deepsava.attacks.deepsava import project_to_budget
 from deepsava.errors import InvalidArgumentError
 from deepsava.perturb import gather_frames, l21
@@ -64,18 +64,14 @@ class Sparse(VideoAttack):
                  lr: float = 0.01, init: float = INITIAL_NOISE, l21_budget: float | None = None,
                  ssim_budget: float | None = None, targeted: bool = False, seed: int = 0,
                  selector_options: dict | None = None, early_stop: bool = True):
-        check_finite(lam=lam, lr=lr, init=init, l21_budget=l21_budget, ssim_budget=ssim_budget)
-        if ssim_budget is not None and not 0.0 < ssim_budget <= 1.0:
-            raise InvalidArgumentError(f"ssim_budget must lie in (0, 1], got {ssim_budget}")
-        if l21_budget is not None and not l21_budget > 0.0:
-            raise InvalidArgumentError(f"l21_budget must be positive, got {l21_budget}")
+        check_finite(lam=lam, lr=lr, init=init)
+        budgeted = check_budgets(ssim_budget, l21_budget)
         if not lam >= 0.0:
             raise InvalidArgumentError(f"lam must be non-negative, got {lam}")
         if not lr > 0.0:
             raise InvalidArgumentError(f"lr must be positive, got {lr}")
         if not abs(init) < 1.0:
             raise InvalidArgumentError(f"init must lie in (-1, 1), got {init}")
-        budgeted = ssim_budget is not None or l21_budget is not None
         super().__init__(model, frames, selector, (500 if budgeted else 100) if steps is None else steps, targeted, seed,
                          selector_options, early_stop=early_stop)
         self.lam = lam
