@@ -45,6 +45,11 @@ def check_budgets(ssim_budget: float | None, l21_budget: float | None) -> bool:
     return ssim_budget is not None or l21_budget is not None
 
 
+def step_limit(steps: int | None, budgeted: bool) -> int:
+    """The iteration limit: ``steps`` if given, else 100, or 500 with a budget (paper Section 4.2.1)."""
+    return (500 if budgeted else 100) if steps is None else steps
+
+
 def _is_count(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 

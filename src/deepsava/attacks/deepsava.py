@@ -13,7 +13,7 @@ evaluation, so every video the model sees, and the one returned, is within it.
 
 import torch
 
-from deepsava.attacks.base import Optimised, VideoAttack, check_budgets, check_finite
+from deepsava.attacks.base import Optimised, VideoAttack, check_budgets, check_finite, step_limit
 from deepsava.errors import InvalidArgumentError
 from deepsava.perturb import MODES, flow_smoothness, frame_rms, gather_frames, ssim
 from deepsava.perturb.ssim import reference_moments
@@ -117,7 +117,7 @@ class DeepSAVA(VideoAttack):
                              ("flow_weight", flow_weight)):
             if value is not None and not value >= 0.0:
                 raise InvalidArgumentError(f"{label} must be non-negative, got {value}")
-        super().__init__(model, frames, selector, (500 if budgeted else 100) if steps is None else steps, targeted, seed,
+        super().__init__(model, frames, selector, step_limit(steps, budgeted), targeted, seed,
                          selector_options, criterion, early_stop)
         self.mode = mode
         self.lam = lam if lam is not None else PAPER_LAMBDA.get(getattr(model, "name", ""), 1.0)

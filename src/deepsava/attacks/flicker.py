@@ -52,7 +52,7 @@ selector (default the first ones), the paper's Sparse Flickering baseline.
 
 import torch
 
-from deepsava.attacks.base import Optimised, VideoAttack, check_budgets, check_finite
+from deepsava.attacks.base import Optimised, VideoAttack, check_budgets, check_finite, step_limit
 from deepsava.attacks.deepsava import project_to_budget
 from deepsava.errors import InvalidArgumentError
 from deepsava.perturb import gather_frames
@@ -114,7 +114,7 @@ class Flicker(VideoAttack):
             raise InvalidArgumentError(f"max_offset must lie in (0, 1], got {max_offset}")
         self.dense = frames is None
         super().__init__(model, 1 if self.dense else frames, "first" if self.dense else selector,
-                         (500 if budgeted else 100) if steps is None else steps, targeted, seed, selector_options)
+                         step_limit(steps, budgeted), targeted, seed, selector_options)
         self.lr = lr
         self.beta_thickness = beta_thickness
         self.beta_roughness = beta_roughness

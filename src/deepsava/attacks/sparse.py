@@ -28,7 +28,7 @@ model sees, x^ - x (after clipping to [0, 1] and any budget projection), on the
 
 import torch
 
-from deepsava.attacks.base import Optimised, VideoAttack, check_budgets, check_finite
+from deepsava.attacks.base import Optimised, VideoAttack, check_budgets, check_finite, step_limit
 from deepsava.attacks.deepsava import project_to_budget
 from deepsava.errors import InvalidArgumentError
 from deepsava.perturb import gather_frames, l21
@@ -72,7 +72,7 @@ class Sparse(VideoAttack):
             raise InvalidArgumentError(f"lr must be positive, got {lr}")
         if not abs(init) < 1.0:
             raise InvalidArgumentError(f"init must lie in (-1, 1), got {init}")
-        super().__init__(model, frames, selector, (500 if budgeted else 100) if steps is None else steps, targeted, seed,
+        super().__init__(model, frames, selector, step_limit(steps, budgeted), targeted, seed,
                          selector_options, early_stop=early_stop)
         self.lam = lam
         self.lr = lr
